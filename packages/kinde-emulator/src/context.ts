@@ -1,0 +1,56 @@
+import type { KeyRing } from './keys.js';
+import type { ProtocolStore } from './store.js';
+import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
+
+/** A failure injected into the token endpoint by a test. */
+export interface TokenFailure {
+  /** `down`: answer 503 with a JSON error; `slow`: answer normally after `delayMs`. */
+  mode: 'down' | 'slow';
+  delayMs: number;
+  /** How many token requests it affects; undefined = until cleared. */
+  remaining: number | undefined;
+}
+
+/** The emulator clock: real time plus an adjustable offset. */
+export class Clock {
+  /** Offset added to real time, in seconds (may be negative). */
+  offsetSeconds = 0;
+
+  /** Current emulator time in unix seconds (integer). */
+  now(): number {
+    return Math.floor(Date.now() / 1000 + this.offsetSeconds);
+  }
+
+  /** Moves the clock forward (or back, with a negative value). */
+  advance(seconds: number): void {
+    this.offsetSeconds += seconds;
+  }
+}
+
+/** Shared state every route reads. */
+export interface EmulatorContext {
+  directory: Directory;
+  keys: KeyRing;
+  store: ProtocolStore;
+  clock: Clock;
+  requests: RequestLogEntry[];
+  /** Set once the server listens; otherwise derived from the request. */
+  issuer: string | undefined;
+  headlessLogin: boolean;
+  /** Option overrides of the directory's lifetimes. */
+  lifetimeOverrides: Partial<TokenLifetimes>;
+  refreshGraceSeconds: number | undefined;
+  tokenFailure: TokenFailure | undefined;
+  /** Called after the signing keys change (persists them when a key file is configured). */
+  onKeysChanged: (() => Promise<void>) | undefined;
+}
+
+/** Effective token lifetimes: option overrides, then the directory, then Kinde's defaults. */
+export function lifetimes(ctx: EmulatorContext): TokenLifetimes {
+  return { ...ctx.directory.tokenLifetimes, ...ctx.lifetimeOverrides };
+}
+
+/** Effective refresh grace window in seconds. */
+export function refreshGrace(ctx: EmulatorContext): number {
+  return ctx.refreshGraceSeconds ?? ctx.directory.refreshGraceSeconds ?? 5;
+}

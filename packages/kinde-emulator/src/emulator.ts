@@ -1,0 +1,142 @@
+import type { FastifyInstance } from 'fastify';
+import { Clock, type EmulatorContext, lifetimes } from './context.js';
+import { defaultDirectory } from './directory.js';
+import { generateSigningKey, KeyRing, type SigningKey } from './keys.js';
+import { buildApp } from './server.js';
+import { ProtocolStore } from './store.js';
+import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
+
+/** Options of {@link createEmulator} and {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  port?: number;
+  /** Interface to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** Users, organizations and applications; default {@link defaultDirectory}. */
+  directory?: Directory;
+  /** Sign in at once when `login_hint` names a user (email or id), without showing the page. */
+  headlessLogin?: boolean;
+  /** Access-token lifetime in seconds (overrides the directory). */
+  accessTokenTtl?: number;
+  /** ID-token lifetime in seconds (overrides the directory). */
+  idTokenTtl?: number;
+  /** Refresh-token lifetime in seconds (overrides the directory). */
+  refreshTokenTtl?: number;
+  /** Seconds a rotated refresh token remains usable (overrides the directory; default 5). */
+  refreshGraceSeconds?: number;
+  /** Fastify's logger (pino); off by default. Tokens, secrets and query strings are never logged. */
+  logger?: boolean;
+  /** Signing keys to use (e.g. loaded from a key file); default one fresh key. */
+  keys?: SigningKey[];
+  /** Public issuer URL when it differs from the listening address (e.g. behind a proxy). */
+  issuerUrl?: string;
+}
+
+/** A running (or ready to run) emulator. */
+export interface Emulator {
+  /** `http://127.0.0.1:<port>`: no trailing slash; also the `iss` claim. Empty until listening. */
+  readonly issuerUrl: string;
+  /** The Fastify instance (use `app.inject` or add routes). */
+  readonly app: FastifyInstance;
+  /** Requests received, oldest first: method, path, query, grantType of token calls, status. */
+  readonly requests: RequestLogEntry[];
+  /** The live directory; changes take effect at once. */
+  readonly directory: Directory;
+  /** The emulator clock (tokens, codes and expiries use it). */
+  readonly clock: Clock;
+  /** The signing keys. */
+  readonly keys: KeyRing;
+  /** Shared state, for control routes and advanced tests. */
+  readonly context: EmulatorContext;
+  /** Starts listening (done by {@link startEmulator}); resolves to the issuer URL. */
+  listen(): Promise<string>;
+  /** Stops the server. */
+  close(): Promise<void>;
+}
+
+function overrides(options: EmulatorOptions): Partial<TokenLifetimes> {
+  const out: Partial<TokenLifetimes> = {};
+  if (options.accessTokenTtl !== undefined) out.accessToken = options.accessTokenTtl;
+  if (options.idTokenTtl !== undefined) out.idToken = options.idTokenTtl;
+  if (options.refreshTokenTtl !== undefined) out.refreshToken = options.refreshTokenTtl;
+  for (const [name, value] of Object.entries(out)) {
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`"${name}Ttl" must be a positive integer of seconds`);
+  }
+  return out;
+}
+
+function refuseProduction(): void {
+  if (process.env.NODE_ENV === 'production') {
+    throw new Error(
+      'kinde-emulator refuses to run with NODE_ENV=production: it signs tokens for anyone. Use real Kinde in production.',
+    );
+  }
+}
+
+/**
+ * Builds an emulator without listening. Use {@link startEmulator} unless you only need `app.inject`.
+ *
+ * @example
+ * const emu = await createEmulator({ headlessLogin: true });
+ * await emu.listen();
+ */
+export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  refuseProduction();
+  const clock = new Clock();
+  const keys = options.keys?.length ? options.keys : [await generateSigningKey(clock.now())];
+  const ctx: EmulatorContext = {
+    directory: options.directory ?? defaultDirectory(),
+    keys: new KeyRing(keys),
+    store: new ProtocolStore(() => clock.now()),
+    clock,
+    requests: [],
+    issuer: options.issuerUrl?.replace(/\/+$/, ''),
+    headlessLogin: options.headlessLogin ?? false,
+    lifetimeOverrides: overrides(options),
+    refreshGraceSeconds: options.refreshGraceSeconds,
+    tokenFailure: undefined,
+    onKeysChanged: undefined,
+  };
+  lifetimes(ctx);
+  const app = await buildApp(ctx, options.logger ?? false);
+  const host = options.host ?? '127.0.0.1';
+  return {
+    get issuerUrl() {
+      return ctx.issuer ?? '';
+    },
+    app,
+    requests: ctx.requests,
+    get directory() {
+      return ctx.directory;
+    },
+    clock,
+    keys: ctx.keys,
+    context: ctx,
+    async listen() {
+      await app.listen({ port: options.port ?? 0, host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : options.port;
+      const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+      ctx.issuer ??= `http://${shown}:${port}`;
+      return ctx.issuer;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+/**
+ * Starts an emulator on 127.0.0.1 (port 0 by default) and resolves once it accepts requests.
+ *
+ * @example
+ * const emu = await startEmulator({ port: 0 });
+ * console.log(emu.issuerUrl); // http://127.0.0.1:54321
+ * await emu.close();
+ */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const emu = await createEmulator(options);
+  await emu.listen();
+  return emu;
+}

@@ -1,0 +1,30 @@
+/**
+ * kinde-emulator: a local, Kinde-compatible OpenID Connect provider for development and tests.
+ *
+ * @example
+ * import { startEmulator } from 'kinde-emulator';
+ * const emu = await startEmulator({ port: 0, headlessLogin: true });
+ * // point your app's KINDE_ISSUER_URL at emu.issuerUrl
+ * await emu.close();
+ */
+export { Clock, type EmulatorContext, type TokenFailure } from './context.js';
+export {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  defaultDirectory,
+  KINDE_DEFAULT_LIFETIMES,
+} from './directory.js';
+export { createEmulator, type Emulator, type EmulatorOptions, startEmulator } from './emulator.js';
+export { isAtobSafeKid, KeyRing, type SigningKey } from './keys.js';
+export type {
+  Application,
+  Directory,
+  FlagValue,
+  GrantType,
+  Membership,
+  Organization,
+  RequestLogEntry,
+  Role,
+  TokenLifetimes,
+  User,
+} from './types.js';

@@ -1,0 +1,103 @@
+import { timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EmulatorContext } from '../context.js';
+import { findApplication } from '../directory.js';
+import {
+  authorizationCodeGrant,
+  type ClientAuth,
+  clientCredentialsGrant,
+  refreshTokenGrant,
+} from '../grants.js';
+import { asParams, issuerOf, OAuthError, type Params, param, sendOAuthError } from '../http.js';
+
+function secretsEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function basicCredentials(header: string | undefined): { id: string; secret: string } | undefined {
+  if (!header) return undefined;
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!match) throw new OAuthError('invalid_client', 'Malformed Authorization header', 401);
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new OAuthError('invalid_client', 'Malformed Basic credentials', 401);
+  try {
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    };
+  } catch {
+    throw new OAuthError('invalid_client', 'Malformed Basic credentials', 401);
+  }
+}
+
+/**
+ * Identifies the client by `client_secret_basic`, `client_secret_post` or `none` (client_id only).
+ * A presented secret must be right; whether one is required depends on the grant.
+ */
+export function authenticateClient(ctx: EmulatorContext, request: FastifyRequest, body: Params): ClientAuth {
+  const basic = basicCredentials(request.headers.authorization);
+  const bodyId = param(body, 'client_id');
+  const bodySecret = param(body, 'client_secret');
+  if (basic && bodySecret !== undefined) {
+    throw new OAuthError(
+      'invalid_request',
+      'Use one client authentication method, not Basic and client_secret',
+    );
+  }
+  if (basic && bodyId !== undefined && bodyId !== basic.id) {
+    throw new OAuthError('invalid_request', 'client_id in the body differs from the Basic credentials');
+  }
+  const clientId = basic?.id ?? bodyId;
+  const secret = basic?.secret ?? bodySecret;
+  if (!clientId) throw new OAuthError('invalid_client', 'Client authentication failed: no client_id', 401);
+  const app = findApplication(ctx.directory, clientId);
+  if (!app) throw new OAuthError('invalid_client', 'Client authentication failed: unknown client', 401);
+  if (secret === undefined) return { app, authenticated: false };
+  if (!app.clientSecret || !secretsEqual(secret, app.clientSecret)) {
+    throw new OAuthError('invalid_client', 'Client authentication failed: wrong client secret', 401);
+  }
+  return { app, authenticated: true };
+}
+
+/** Applies an injected failure (`down` or `slow`); returns true when the request must fail. */
+async function injectedFailure(ctx: EmulatorContext): Promise<boolean> {
+  const failure = ctx.tokenFailure;
+  if (!failure) return false;
+  if (failure.remaining !== undefined) {
+    failure.remaining -= 1;
+    if (failure.remaining <= 0) ctx.tokenFailure = undefined;
+  }
+  if (failure.delayMs > 0) await sleep(failure.delayMs);
+  return failure.mode === 'down';
+}
+
+/** Registers `POST /oauth2/token`. */
+export function tokenRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
+  app.post('/oauth2/token', async (request, reply) => {
+    if (await injectedFailure(ctx)) {
+      return sendOAuthError(
+        reply,
+        new OAuthError('temporarily_unavailable', 'Injected failure: token endpoint down', 503),
+      );
+    }
+    const body = asParams(request.body);
+    const grantType = param(body, 'grant_type');
+    if (!grantType) throw new OAuthError('invalid_request', 'The "grant_type" parameter is missing');
+    const grants = {
+      authorization_code: authorizationCodeGrant,
+      refresh_token: refreshTokenGrant,
+      client_credentials: clientCredentialsGrant,
+    } as const;
+    const handler = grants[grantType as keyof typeof grants];
+    if (!Object.hasOwn(grants, grantType) || !handler) {
+      throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
+    }
+    const client = authenticateClient(ctx, request, body);
+    const result = await handler(ctx, issuerOf(ctx, request), client, body);
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
+  });
+}

@@ -1,0 +1,111 @@
+import formbody from '@fastify/formbody';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { EmulatorContext } from './context.js';
+import { PageError } from './flow.js';
+import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
+import { errorPage, sendPage } from './pages.js';
+import { authorizeRoutes } from './routes/authorize.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { loginRoutes } from './routes/login.js';
+import { logoutRoutes } from './routes/logout.js';
+import { profileRoutes } from './routes/profile.js';
+import { tokenRoutes } from './routes/token.js';
+import type { RequestLogEntry } from './types.js';
+
+const MAX_LOG = 10_000;
+const BROWSER_PATHS = /^\/(oauth2\/auth|logout)(\/|\?|$)/;
+const CORS_PATHS =
+  /^\/(oauth2\/(token|revoke|introspect|v2\/user_profile|user_profile|userinfo)|\.well-known\/)/;
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    emulatorLog?: RequestLogEntry;
+  }
+}
+
+function pathOf(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q < 0 ? request.url : request.url.slice(0, q);
+}
+
+function registerLog(app: FastifyInstance, ctx: EmulatorContext): void {
+  app.addHook('onRequest', async (request) => {
+    const entry: RequestLogEntry = { method: request.method, path: pathOf(request), time: Date.now() };
+    const query = request.query as Record<string, unknown> | undefined;
+    if (query && Object.keys(query).length > 0) entry.query = { ...query };
+    request.emulatorLog = entry;
+    ctx.requests.push(entry);
+    if (ctx.requests.length > MAX_LOG) ctx.requests.splice(0, ctx.requests.length - MAX_LOG);
+  });
+  app.addHook('preHandler', async (request) => {
+    const body = request.body as Record<string, unknown> | undefined;
+    if (request.emulatorLog && body && typeof body.grant_type === 'string') {
+      request.emulatorLog.grantType = body.grant_type;
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.emulatorLog) request.emulatorLog.status = reply.statusCode;
+  });
+}
+
+/** CORS for the machine endpoints, for browser apps (e.g. Swagger UI) on loopback origins. */
+function registerCors(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const origin = request.headers.origin;
+    if (!origin || !CORS_PATHS.test(pathOf(request)) || !isLoopbackUrl(origin)) return;
+    reply
+      .header('access-control-allow-origin', origin)
+      .header('vary', 'Origin')
+      .header('access-control-allow-credentials', 'true');
+    if (request.method === 'OPTIONS') {
+      reply
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header('access-control-allow-headers', 'authorization, content-type, kinde-sdk, x-requested-with')
+        .header('access-control-max-age', '600');
+      await reply.code(204).send();
+    }
+  });
+}
+
+function registerErrors(app: FastifyInstance): void {
+  app.setErrorHandler((err: Error & { statusCode?: number }, request, reply) => {
+    if (err instanceof OAuthError) return sendOAuthError(reply, err);
+    if (err instanceof PageError) return sendPage(reply, err.status, errorPage(err.title, err.message));
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err: { name: err.name, stack: err.stack } }, 'emulator error');
+    const message = status === 500 ? 'Internal error in the emulator' : err.message;
+    if (BROWSER_PATHS.test(request.url)) return sendPage(reply, status, errorPage('Request failed', message));
+    const error = status === 500 ? 'server_error' : 'invalid_request';
+    return sendOAuthError(reply, new OAuthError(error, message, status));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const message = `No route ${request.method} ${pathOf(request)}`;
+    if (BROWSER_PATHS.test(request.url)) return sendPage(reply, 404, errorPage('Not found', message));
+    return reply.code(404).send({ error: 'not_found', error_description: message });
+  });
+}
+
+/** Builds the provider's Fastify app around a context (not listening yet). */
+export async function buildApp(ctx: EmulatorContext, logger: boolean): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger
+      ? {
+          level: 'info',
+          // Never log query strings: they can carry tokens (id_token_hint) or codes.
+          serializers: { req: (req) => ({ method: req.method, path: String(req.url).split('?')[0] }) },
+        }
+      : false,
+    forceCloseConnections: true,
+  });
+  await app.register(formbody);
+  registerLog(app, ctx);
+  registerCors(app);
+  registerErrors(app);
+  discoveryRoutes(app, ctx);
+  authorizeRoutes(app, ctx);
+  loginRoutes(app, ctx);
+  tokenRoutes(app, ctx);
+  profileRoutes(app, ctx);
+  logoutRoutes(app, ctx);
+  return app;
+}

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type Emulator, startEmulator } from '../src/index.js';
+import { authUrl, baseAuthParams, CLIENT_ID, CLIENT_SECRET, get, login, REDIRECT, token } from './helpers.js';
+
+let emu: Emulator;
+before(async () => {
+  emu = await startEmulator({ port: 0 });
+});
+after(() => emu.close());
+
+async function accessToken(email: string): Promise<string> {
+  const r = await login(emu, email, baseAuthParams());
+  const res = await token(emu, {
+    grant_type: 'authorization_code',
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    code: r.code,
+    redirect_uri: REDIRECT,
+  });
+  return String(res.body.access_token);
+}
+
+test('user_profile v2, userinfo and v1 shapes', async () => {
+  const at = await accessToken('user@example.test');
+  const auth = { authorization: `Bearer ${at}` };
+  const v2 = (await (
+    await fetch(`${emu.issuerUrl}/oauth2/v2/user_profile`, { headers: auth })
+  ).json()) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(v2).sort(), [
+    'email',
+    'email_verified',
+    'family_name',
+    'given_name',
+    'id',
+    'name',
+    'picture',
+    'preferred_username',
+    'provided_id',
+    'sub',
+    'updated_at',
+  ]);
+  assert.equal(v2.sub, 'kp_fedcba9876543210fedcba9876543210');
+  assert.equal(v2.id, v2.sub);
+  assert.equal(v2.name, 'Uma User');
+  assert.equal(typeof v2.updated_at, 'number');
+  const info = await (await fetch(`${emu.issuerUrl}/oauth2/userinfo`, { headers: auth })).json();
+  assert.deepEqual(info, v2);
+  const v1 = (await (
+    await fetch(`${emu.issuerUrl}/oauth2/user_profile`, { headers: auth })
+  ).json()) as Record<string, unknown>;
+  assert.equal(v1.preferred_email, 'user@example.test');
+  assert.equal(v1.first_name, 'Uma');
+  assert.equal(v1.last_name, 'User');
+});
+
+test('user_profile rejects missing, garbage and M2M tokens with 401 invalid_token', async () => {
+  const cc = await token(emu, {
+    grant_type: 'client_credentials',
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+  });
+  for (const header of [undefined, 'Bearer garbage', 'Basic abc', `Bearer ${cc.body.access_token}`]) {
+    const res = await fetch(`${emu.issuerUrl}/oauth2/v2/user_profile`, {
+      headers: header ? { authorization: header } : {},
+    });
+    assert.equal(res.status, 401);
+    const b = (await res.json()) as Record<string, unknown>;
+    assert.equal(b.error, 'invalid_token');
+    assert.equal(typeof b.error_description, 'string');
+  }
+});
+
+test('prompt=none without a session → login_required; with the SSO cookie → a code', async () => {
+  const res = await get(authUrl(emu, baseAuthParams({ prompt: 'none', state: 'xyz' })));
+  assert.equal(res.status, 302);
+  const loc = res.headers.get('location') ?? '';
+  assert.ok(loc.startsWith(`${REDIRECT}?`));
+  assert.match(loc, /error=login_required&error_description=User\+authentication\+is\+required&state=xyz/);
+  const r = await login(emu, 'admin@example.test', baseAuthParams());
+  const silent = await get(authUrl(emu, baseAuthParams({ prompt: 'none', state: 's2' })), r.cookie);
+  const cb = new URL(silent.headers.get('location') ?? '');
+  assert.ok(cb.searchParams.get('code'));
+  assert.equal(cb.searchParams.get('state'), 's2');
+});
+
+test('logout: allowed loopback redirect, disallowed URL → error page, no param → signed-out page', async () => {
+  const r = await login(emu, 'admin@example.test', baseAuthParams());
+  const ok = await get(`${emu.issuerUrl}/logout?redirect=http://localhost:3999/`, r.cookie);
+  assert.equal(ok.status, 302);
+  assert.equal(ok.headers.get('location'), 'http://localhost:3999/');
+  assert.match(ok.headers.get('set-cookie') ?? '', /kinde_emu_session=;.*Max-Age=0/);
+  // The SSO session is gone server-side too.
+  const after = await get(authUrl(emu, baseAuthParams({ prompt: 'none' })), r.cookie);
+  assert.match(after.headers.get('location') ?? '', /error=login_required/);
+  const bad = await get(`${emu.issuerUrl}/logout?redirect=${encodeURIComponent('https://evil.example/')}`);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.headers.get('location'), null);
+  assert.match(await bad.text(), /not an allowed logout redirect URL/);
+  const plain = await get(`${emu.issuerUrl}/logout`);
+  assert.equal(plain.status, 200);
+  assert.match(await plain.text(), /You are signed out/);
+});
+
+test('headless login: login_hint signs in at once when enabled', async () => {
+  const headless = await startEmulator({ port: 0, headlessLogin: true });
+  try {
+    const res = await get(authUrl(headless, baseAuthParams({ login_hint: 'user@example.test' })));
+    assert.equal(res.status, 302);
+    assert.ok(new URL(res.headers.get('location') ?? '').searchParams.get('code'));
+  } finally {
+    await headless.close();
+  }
+});
