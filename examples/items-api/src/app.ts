@@ -1,0 +1,63 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import fastifyKinde, { type KindeOptions, requireAuth } from 'fastify-kinde';
+
+/** Options of the items API. */
+export interface ItemsApiOptions {
+  /** Passed to fastify-kinde; anything left out comes from `KINDE_*` variables. */
+  kinde?: KindeOptions;
+  /** Fastify's logger option. Default: off. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const itemParams = {
+  type: 'object',
+  properties: { item_id: { type: 'integer', description: 'The item id, an integer' } },
+  required: ['item_id'],
+} as const;
+
+const itemQuery = {
+  type: 'object',
+  properties: { q: { type: 'string', maxLength: 1024, description: 'An optional query string' } },
+} as const;
+
+const itemResponse = {
+  type: 'object',
+  properties: { item_id: { type: 'integer' }, q: { type: ['string', 'null'] } },
+  required: ['item_id', 'q'],
+} as const;
+
+/**
+ * The tutorial's application: `/` and `/items/{item_id}`, reachable only after a Kinde login,
+ * `/me` for the signed-in user, and `/docs` over the generated OpenAPI document.
+ */
+export async function buildApp(options: ItemsApiOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({ logger: options.logger ?? false });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Items API', version: '0.1.0', description: 'The tutorial’s API, protected by Kinde.' },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.register(fastifyKinde, options.kinde ?? {});
+
+  app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
+
+  app.get<{ Params: { item_id: number }; Querystring: { q?: string } }>(
+    '/items/:item_id',
+    {
+      onRequest: requireAuth(),
+      schema: { params: itemParams, querystring: itemQuery, response: { 200: itemResponse } },
+    },
+    (request) => ({ item_id: request.params.item_id, q: request.query.q ?? null }),
+  );
+
+  app.get('/me', { onRequest: requireAuth() }, (request) => request.kinde.getUser());
+
+  return app;
+}

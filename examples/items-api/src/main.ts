@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import type { KindeOptions } from 'fastify-kinde';
+import { buildApp } from './app.js';
+
+// A .env file configures real Kinde; variables already set win over it.
+if (existsSync('.env')) {
+  for (const [key, value] of Object.entries(parseEnv(readFileSync('.env', 'utf8'))))
+    process.env[key] ??= value;
+}
+
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? 8000);
+const emulatorPort = Number(process.env.EMULATOR_PORT ?? 8001);
+
+function portInUse(error: unknown, which: string, at: number): never {
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(
+      `error: port ${at} on ${host} is already in use (${which}); stop the other process or set ${which === 'items API' ? 'PORT' : 'EMULATOR_PORT'}`,
+    );
+  } else {
+    console.error(`error: the ${which} could not start: ${(error as Error).message}`);
+  }
+  process.exit(1);
+}
+
+interface Embedded {
+  kinde: KindeOptions;
+  /** Resolves when the emulator listens; its RSA key is made meanwhile, so the app does not wait for it. */
+  ready: Promise<{ close: () => Promise<void> }>;
+  users: string[];
+}
+
+/** Starts the embedded emulator and returns the options that wire the app to it. */
+async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
+  const { startEmulator, defaultDirectory } = await import('kinde-emulator');
+  const directory = defaultDirectory();
+  const application = directory.applications[0]!;
+  const ready = startEmulator({ port: emulatorPort, host, directory }).catch((e: unknown) =>
+    portInUse(e, 'Kinde emulator', emulatorPort),
+  );
+  return {
+    kinde: {
+      issuerUrl: `http://${host}:${emulatorPort}`,
+      clientId: application.clientId,
+      clientSecret: application.clientSecret,
+      siteUrl,
+    },
+    ready,
+    users: directory.users.map((u) => u.email),
+  };
+}
+
+async function main(): Promise<void> {
+  const siteUrl = process.env.KINDE_SITE_URL ?? `http://${host}:${port}`;
+  const embedded = process.env.KINDE_ISSUER_URL ? undefined : await embeddedEmulator(siteUrl);
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      kinde: embedded?.kinde ?? {},
+      logger: { level: process.env.LOG_LEVEL ?? 'warn' },
+    });
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    process.exit(1);
+  }
+  await app.listen({ port, host }).catch((e: unknown) => portInUse(e, 'items API', port));
+  const emulator = await embedded?.ready;
+
+  console.log(`items API      ${siteUrl}  (docs: ${siteUrl}/docs, login: ${siteUrl}/api/auth/login)`);
+  if (embedded) {
+    console.log(
+      `Kinde emulator ${embedded.kinde.issuerUrl}  (offline; pick ${embedded.users.join(' or ')} on its login page)`,
+    );
+  } else {
+    console.log(`Kinde          ${process.env.KINDE_ISSUER_URL}`);
+  }
+
+  const stop = async () => {
+    await app.close();
+    await emulator?.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+await main();

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './harness.js';
+
+const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+function run(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  const { KINDE_ISSUER_URL: _, ...inherited } = process.env;
+  const child = spawn(process.execPath, [main], {
+    env: { ...inherited, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout?.on('data', (d) => (text += d));
+  child.stderr?.on('data', (d) => (text += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { child, output: () => text, exited };
+}
+
+async function waitFor(predicate: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('npm start (compiled main)', () => {
+  test('starts the app and the embedded emulator and prints both URLs', async () => {
+    const [port, emulatorPort] = [await freePort(), await freePort()];
+    const app = run({ PORT: String(port), EMULATOR_PORT: String(emulatorPort) });
+    try {
+      await waitFor(() => app.output().includes('Kinde emulator'), 10_000);
+      assert.match(app.output(), new RegExp(`items API +http://127\\.0\\.0\\.1:${port}`));
+      assert.match(app.output(), new RegExp(`Kinde emulator http://127\\.0\\.0\\.1:${emulatorPort}`));
+      assert.match(app.output(), /admin@example\.test/);
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 401);
+      const discovery = await fetch(`http://127.0.0.1:${emulatorPort}/.well-known/openid-configuration`);
+      assert.equal(discovery.status, 200);
+    } finally {
+      app.child.kill('SIGTERM');
+      await app.exited;
+    }
+  });
+
+  test('a port already in use is a one-line error', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const address = blocker.address();
+    const taken = typeof address === 'object' && address ? address.port : 0;
+    const app = run({ PORT: String(taken), EMULATOR_PORT: String(await freePort()) });
+    const code = await app.exited;
+    blocker.close();
+    assert.equal(code, 1);
+    const lines = app
+      .output()
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('error'));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0] ?? '', new RegExp(`port ${taken} on 127\\.0\\.0\\.1 is already in use`));
+    assert.doesNotMatch(app.output(), /\n\s+at /, 'no stack trace');
+  });
+});

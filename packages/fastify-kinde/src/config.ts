@@ -1,0 +1,224 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseEnv } from 'node:util';
+import { KindeAuthError } from './errors.js';
+import type { SessionStore } from './session/store.js';
+
+/** Paths of the auth routes; each may be changed. */
+export interface KindeRoutePaths {
+  login: string;
+  register: string;
+  createOrg: string;
+  callback: string;
+  logout: string;
+}
+
+/**
+ * Options of the fastify-kinde plugin. Every option falls back to its environment variable.
+ *
+ * @example
+ * ```ts
+ * await app.register(fastifyKinde, {
+ *   issuerUrl: 'https://acme.kinde.com',
+ *   clientId: process.env.KINDE_CLIENT_ID,
+ *   clientSecret: process.env.KINDE_CLIENT_SECRET,
+ *   siteUrl: 'http://127.0.0.1:8000',
+ *   sessionSecret: process.env.SESSION_SECRET,
+ * });
+ * ```
+ */
+export interface KindeOptions {
+  /** `KINDE_ISSUER_URL`: your Kinde domain, e.g. `https://acme.kinde.com`. */
+  issuerUrl?: string;
+  /** `KINDE_CLIENT_ID`. */
+  clientId?: string;
+  /** `KINDE_CLIENT_SECRET`; omit for a public client (PKCE only). */
+  clientSecret?: string;
+  /** `KINDE_SITE_URL`: the public origin of this app, e.g. `http://127.0.0.1:8000`. */
+  siteUrl?: string;
+  /** `KINDE_POST_LOGIN_REDIRECT_URL`: where a login without `returnTo` lands. Default `/`. */
+  postLoginRedirectUrl?: string;
+  /** `KINDE_POST_LOGOUT_REDIRECT_URL`: where the provider sends the browser after logout. Default the site URL. */
+  postLogoutRedirectUrl?: string;
+  /** `KINDE_AUDIENCE`: API audience(s) to request; access tokens must then carry it. Space-separated in the variable. */
+  audience?: string | string[];
+  /** `KINDE_SCOPE`. Default `openid profile email offline`. */
+  scope?: string;
+  /** `SESSION_SECRET`: signs cookies. A list rotates: the first signs, any verifies. */
+  sessionSecret?: string | string[];
+  /** Where sessions live. Default: a bounded memory store. */
+  sessionStore?: SessionStore;
+  /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
+  idleTimeout?: number;
+  /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
+  absoluteTimeout?: number;
+  /** Auth route paths. Defaults under `/api/auth`. */
+  routes?: Partial<KindeRoutePaths>;
+  /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
+  env?: Record<string, string | undefined>;
+}
+
+/** The validated configuration: every value present and checked. */
+export interface KindeConfig {
+  issuerUrl: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  siteUrl: URL;
+  secureCookies: boolean;
+  postLoginRedirectUrl: string;
+  postLogoutRedirectUrl: string;
+  audience: string[];
+  scope: string;
+  sessionSecrets: string[];
+  /** True when no secret was configured and a random one was made for this process. */
+  ephemeralSecret: boolean;
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  routes: KindeRoutePaths;
+  production: boolean;
+}
+
+const DEFAULT_ROUTES: KindeRoutePaths = {
+  login: '/api/auth/login',
+  register: '/api/auth/register',
+  createOrg: '/api/auth/create_org',
+  callback: '/api/auth/kinde_callback',
+  logout: '/api/auth/logout',
+};
+
+function fail(message: string): never {
+  throw new KindeAuthError('ERR_CONFIG', message);
+}
+
+/** Reads `.env` from the working directory into a copy of `process.env`; real variables win. */
+function processEnv(): Record<string, string | undefined> {
+  const path = '.env';
+  if (!existsSync(path)) return process.env;
+  const fromFile = parseEnv(readFileSync(path, 'utf8'));
+  return { ...fromFile, ...process.env };
+}
+
+function isLoopback(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function parseUrl(value: string, name: string, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(`${name} must be an absolute URL (${what}); got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    fail(`${name} must be an http(s) URL; got "${value}"`);
+  return url;
+}
+
+function positiveSeconds(value: number | undefined, fallback: number, name: string): number {
+  const seconds = value ?? fallback;
+  if (!Number.isFinite(seconds) || seconds <= 0) fail(`"${name}" must be a positive number of seconds`);
+  return seconds * 1000;
+}
+
+function resolveSecrets(option: string | string[] | undefined, env: string | undefined, production: boolean) {
+  const given = option ?? env?.split(',').map((s) => s.trim());
+  const secrets = (Array.isArray(given) ? given : given === undefined ? [] : [given]).filter((s) => s !== '');
+  if (secrets.length === 0) {
+    if (production)
+      fail('SESSION_SECRET (option "sessionSecret") is required in production: 32 or more random characters');
+    return { secrets: [randomSecret()], ephemeral: true };
+  }
+  for (const secret of secrets) {
+    if (secret.length < 32 && production) {
+      fail('SESSION_SECRET (option "sessionSecret") must be at least 32 characters in production');
+    }
+  }
+  return { secrets, ephemeral: false };
+}
+
+function randomSecret(): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}
+
+function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoutePaths {
+  const merged = { ...DEFAULT_ROUTES, ...routes };
+  for (const [key, path] of Object.entries(merged)) {
+    if (typeof path !== 'string' || !path.startsWith('/'))
+      fail(`"routes.${key}" must be a path starting with "/"`);
+  }
+  return merged;
+}
+
+/**
+ * Validates options and `KINDE_*` variables once, at registration, with messages that name the
+ * variable and what it should be.
+ */
+export function resolveConfig(options: KindeOptions = {}): KindeConfig {
+  const env = options.env ?? processEnv();
+  const production = env.NODE_ENV === 'production';
+
+  const issuerRaw = options.issuerUrl ?? env.KINDE_ISSUER_URL;
+  if (!issuerRaw)
+    fail('KINDE_ISSUER_URL (option "issuerUrl") is required: your Kinde domain, e.g. https://acme.kinde.com');
+  const issuer = parseUrl(issuerRaw, 'KINDE_ISSUER_URL', 'your Kinde domain, e.g. https://acme.kinde.com');
+  if (issuer.protocol === 'http:' && !isLoopback(issuer.hostname)) {
+    if (production) fail(`KINDE_ISSUER_URL must use https in production; got "${issuerRaw}"`);
+  }
+  const issuerUrl = issuer.href.replace(/\/+$/, '');
+
+  const clientId = options.clientId ?? env.KINDE_CLIENT_ID;
+  if (!clientId)
+    fail('KINDE_CLIENT_ID (option "clientId") is required: the client id of your Kinde application');
+  const clientSecret = options.clientSecret ?? env.KINDE_CLIENT_SECRET;
+
+  const siteRaw = options.siteUrl ?? env.KINDE_SITE_URL;
+  if (!siteRaw)
+    fail(
+      'KINDE_SITE_URL (option "siteUrl") is required: the public origin of this app, e.g. http://127.0.0.1:8000',
+    );
+  const siteUrl = parseUrl(siteRaw, 'KINDE_SITE_URL', 'the public origin of this app');
+
+  const postLoginRedirectUrl = options.postLoginRedirectUrl ?? env.KINDE_POST_LOGIN_REDIRECT_URL ?? '/';
+  const postLogoutRedirectUrl =
+    options.postLogoutRedirectUrl ?? env.KINDE_POST_LOGOUT_REDIRECT_URL ?? siteUrl.origin;
+  parseUrl(
+    postLogoutRedirectUrl,
+    'KINDE_POST_LOGOUT_REDIRECT_URL',
+    'an allowed logout redirect URL of your application',
+  );
+
+  const audienceRaw = options.audience ?? env.KINDE_AUDIENCE?.split(/[\s,]+/);
+  const audience = (Array.isArray(audienceRaw) ? audienceRaw : audienceRaw ? [audienceRaw] : []).filter(
+    Boolean,
+  );
+
+  const scope = (options.scope ?? env.KINDE_SCOPE ?? 'openid profile email offline').trim();
+  if (!scope.split(/\s+/).includes('openid'))
+    fail(`KINDE_SCOPE (option "scope") must include "openid"; got "${scope}"`);
+
+  const { secrets, ephemeral } = resolveSecrets(options.sessionSecret, env.SESSION_SECRET, production);
+
+  return {
+    issuerUrl,
+    clientId,
+    clientSecret: clientSecret || undefined,
+    siteUrl,
+    secureCookies: siteUrl.protocol === 'https:',
+    postLoginRedirectUrl,
+    postLogoutRedirectUrl,
+    audience,
+    scope,
+    sessionSecrets: secrets,
+    ephemeralSecret: ephemeral,
+    idleTimeoutMs: positiveSeconds(options.idleTimeout, 86_400, 'idleTimeout'),
+    absoluteTimeoutMs: positiveSeconds(options.absoluteTimeout, 604_800, 'absoluteTimeout'),
+    routes: resolveRoutes(options.routes),
+    production,
+  };
+}
+
+/** True for `localhost`, 127.0.0.0/8 and `::1`. */
+export { isLoopback };

@@ -1,0 +1,34 @@
+import fp from 'fastify-plugin';
+import { kindePlugin } from './plugin.js';
+
+export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
+export type { KindeContext, TokenName } from './context.js';
+export { KindeAuthError, type KindeErrorCode } from './errors.js';
+export {
+  type GuardRequirement,
+  KINDE_GUARD,
+  type KindeGuard,
+  requireAuth,
+  requirePermission,
+} from './guards.js';
+export type { KindeInstance } from './plugin.js';
+export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
+export type { Claims, KindeUser } from './session/record.js';
+export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
+
+/**
+ * Kinde authentication for Fastify. Register once; protect a route with one line.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import fastifyKinde, { requireAuth } from 'fastify-kinde';
+ *
+ * const app = Fastify();
+ * await app.register(fastifyKinde); // reads KINDE_ISSUER_URL, KINDE_CLIENT_ID, … and SESSION_SECRET
+ * app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
+ * ```
+ */
+const fastifyKinde = fp(kindePlugin, { fastify: '5.x', name: 'fastify-kinde' });
+export default fastifyKinde;
+export { fastifyKinde };

@@ -1,0 +1,170 @@
+import * as client from 'openid-client';
+import type { KindeConfig } from './config.js';
+import { isLoopback } from './config.js';
+import { KindeAuthError } from './errors.js';
+
+/** What one login attempt must remember between the redirect and the callback. */
+export interface LoginChecks {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+/** Tokens from the provider; `idClaims` were verified by openid-client (signature, iss, aud, nonce, exp). */
+export interface ProviderTokens {
+  accessToken: string;
+  idToken: string | undefined;
+  refreshToken: string | undefined;
+  expiresIn: number | undefined;
+  idClaims: Record<string, unknown> | undefined;
+}
+
+/** Extra `/oauth2/auth` parameters Kinde understands. */
+export type AuthorizeExtras = Record<string, string | undefined>;
+
+/** The protocol side: discovery, authorize URL, code exchange, refresh, logout URL. */
+export interface OidcClient {
+  /** Starts discovery early so the first login does not wait; failures are retried on use. */
+  warm(): Promise<void>;
+  authorizationUrl(checks: LoginChecks, extras: AuthorizeExtras): Promise<URL>;
+  exchangeCode(callbackQuery: URLSearchParams, checks: LoginChecks): Promise<ProviderTokens>;
+  refresh(refreshToken: string): Promise<ProviderTokens>;
+  jwksUri(): Promise<URL>;
+  logoutUrl(): string;
+}
+
+/** Maps openid-client's failures onto our codes; the provider's own `error` is kept, never a token. */
+export function providerFailure(error: unknown, what: string): KindeAuthError {
+  if (error instanceof KindeAuthError) return error;
+  if (error instanceof client.ResponseBodyError) {
+    return new KindeAuthError('ERR_CODE_EXCHANGE', `${what}: the provider answered ${error.error}`, {
+      error: error.error,
+      error_description: error.error_description ?? '',
+    });
+  }
+  if (error instanceof client.AuthorizationResponseError) {
+    return new KindeAuthError('ERR_PROVIDER_ERROR', `The provider reported an error: ${error.error}`, {
+      error: error.error,
+      error_description: error.error_description ?? '',
+    });
+  }
+  const cause = error as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  const network =
+    (cause.name === 'TypeError' && cause.message === 'fetch failed') ||
+    cause.name === 'AbortError' ||
+    cause.name === 'TimeoutError' ||
+    cause.code === 'OAUTH_TIMEOUT';
+  if (network) {
+    return new KindeAuthError(
+      'ERR_PROVIDER_UNAVAILABLE',
+      `${what}: the identity provider could not be reached`,
+      {},
+      { cause: error },
+    );
+  }
+  return new KindeAuthError(
+    'ERR_TOKEN_INVALID',
+    `${what}: ${cause.message ?? 'rejected'}`,
+    {},
+    { cause: error },
+  );
+}
+
+function tokensFrom(
+  response: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+): ProviderTokens {
+  return {
+    accessToken: response.access_token,
+    idToken: response.id_token,
+    refreshToken: response.refresh_token,
+    expiresIn: response.expires_in,
+    idClaims: response.id_token ? (response.claims() as Record<string, unknown> | undefined) : undefined,
+  };
+}
+
+/**
+ * Builds the OIDC client for one provider. Discovery is lazy and retried after a failure, so an
+ * app starts while the provider is down and existing sessions keep working.
+ */
+export function createOidcClient(config: KindeConfig): OidcClient {
+  const issuer = new URL(config.issuerUrl);
+  const redirectUri = new URL(config.routes.callback, config.siteUrl).href;
+  let pending: Promise<client.Configuration> | undefined;
+
+  function discover(): Promise<client.Configuration> {
+    if (pending) return pending;
+    const auth = config.clientSecret ? client.ClientSecretPost(config.clientSecret) : client.None();
+    const insecure = issuer.protocol === 'http:' && (isLoopback(issuer.hostname) || !config.production);
+    pending = client
+      .discovery(issuer, config.clientId, undefined, auth, {
+        execute: insecure
+          ? [client.allowInsecureRequests, client.enableNonRepudiationChecks]
+          : [client.enableNonRepudiationChecks],
+        timeout: 10,
+      })
+      .catch((error: unknown) => {
+        pending = undefined;
+        throw providerFailure(error, 'Discovery of the identity provider failed');
+      });
+    return pending;
+  }
+
+  return {
+    async warm() {
+      await discover();
+    },
+
+    async authorizationUrl(checks, extras) {
+      const oidc = await discover();
+      const params = new URLSearchParams({
+        redirect_uri: redirectUri,
+        response_type: 'code',
+        scope: config.scope,
+        state: checks.state,
+        nonce: checks.nonce,
+        code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
+        code_challenge_method: 'S256',
+      });
+      for (const audience of config.audience) params.append('audience', audience);
+      for (const [key, value] of Object.entries(extras)) if (value !== undefined) params.set(key, value);
+      return client.buildAuthorizationUrl(oidc, params);
+    },
+
+    async exchangeCode(callbackQuery, checks) {
+      const oidc = await discover();
+      const currentUrl = new URL(redirectUri);
+      currentUrl.search = callbackQuery.toString();
+      try {
+        const response = await client.authorizationCodeGrant(oidc, currentUrl, {
+          pkceCodeVerifier: checks.codeVerifier,
+          expectedState: checks.state,
+          expectedNonce: checks.nonce,
+          idTokenExpected: true,
+        });
+        return tokensFrom(response);
+      } catch (error) {
+        throw providerFailure(error, 'The authorization code could not be exchanged');
+      }
+    },
+
+    async refresh(refreshToken) {
+      const oidc = await discover();
+      try {
+        return tokensFrom(await client.refreshTokenGrant(oidc, refreshToken));
+      } catch (error) {
+        throw providerFailure(error, 'The session could not be refreshed');
+      }
+    },
+
+    async jwksUri() {
+      const uri = (await discover()).serverMetadata().jwks_uri;
+      return new URL(uri ?? `${config.issuerUrl}/.well-known/jwks.json`);
+    },
+
+    logoutUrl() {
+      const url = new URL(`${config.issuerUrl}/logout`);
+      url.searchParams.set('redirect', config.postLogoutRedirectUrl);
+      return url.href;
+    },
+  };
+}

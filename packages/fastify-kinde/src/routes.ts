@@ -1,0 +1,227 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import { randomPKCECodeVerifier } from 'openid-client';
+import type { KindeConfig } from './config.js';
+import { KindeAuthError } from './errors.js';
+import type { AuthorizeExtras, LoginChecks, OidcClient } from './oidc.js';
+import { errorPage } from './pages.js';
+import type { SessionManager } from './session/manager.js';
+import { type LoginAttempt, randomId } from './session/record.js';
+import type { CookieSigner } from './session/signer.js';
+import type { SessionStore } from './session/store.js';
+import type { TokenVerifier } from './tokens.js';
+
+/** What the auth routes need. */
+export interface AuthRouteDeps {
+  config: KindeConfig;
+  oidc: OidcClient;
+  sessions: SessionManager;
+  store: SessionStore;
+  signer: CookieSigner;
+  verifier: TokenVerifier;
+}
+
+const ATTEMPT_TTL_MS = 10 * 60_000;
+const ATTEMPT_PREFIX = 'login:';
+
+const STATE_CAUSES = [
+  'The login started on one host name and came back on another (for example localhost and 127.0.0.1): cookies are kept per host. Use the same host as KINDE_SITE_URL.',
+  'The site runs over http while its cookies are marked Secure (KINDE_SITE_URL starts with https): the browser does not send them back.',
+  'The browser blocked the login cookie (SameSite or third-party cookie settings), or the login took more than 10 minutes.',
+  'A proxy or load balancer in front of the app rewrote the host or stripped cookies; or this callback URL was opened twice.',
+];
+
+/** Tags the auth routes in OpenAPI (a plain object: FastifySchema does not declare `tags`). */
+const authTag = { tags: ['auth'] } as FastifySchema;
+
+const passThrough = { type: 'string', maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
+
+const loginQuery = {
+  type: 'object',
+  properties: {
+    returnTo: {
+      type: 'string',
+      maxLength: 2048,
+      description: 'A same-site relative path to land on after login',
+    },
+    org_code: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_:-]+$' },
+    login_hint: passThrough,
+    lang: { type: 'string', maxLength: 35, pattern: '^[A-Za-z0-9-]+$' },
+    audience: passThrough,
+    org_name: passThrough,
+    prompt: { type: 'string', enum: ['login', 'none', 'create', 'select_account'] },
+  },
+} as const;
+
+interface LoginQuery {
+  returnTo?: string;
+  org_code?: string;
+  login_hint?: string;
+  lang?: string;
+  audience?: string;
+  org_name?: string;
+  prompt?: string;
+}
+
+/**
+ * Checks that `returnTo` is a same-site relative path: no scheme, no `//` or `/\` (which browsers
+ * treat as another host), no control characters. Returns the path to redirect to.
+ */
+export function safeReturnTo(value: string | undefined, fallback: string, site: URL): string {
+  if (value === undefined || value === '') return fallback;
+  const bad =
+    !value.startsWith('/') ||
+    value.startsWith('//') ||
+    value.includes('\\') ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    /[\u0000-\u001f\u007f]/.test(value);
+  if (!bad) {
+    const url = new URL(value, site);
+    if (url.origin === site.origin) return `${url.pathname}${url.search}${url.hash}`;
+  }
+  throw new KindeAuthError(
+    'ERR_BAD_REQUEST',
+    'returnTo must be a relative path on this site, such as /items/1',
+  );
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function renderError(error: FastifyError | KindeAuthError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.statusCode ?? 500;
+  const known = error instanceof KindeAuthError || error.validation !== undefined;
+  if (!known || status >= 500) request.log.error({ err: error }, 'fastify-kinde auth route failed');
+  const message = known ? error.message : 'The login could not be completed.';
+  const causes = error instanceof KindeAuthError && error.code === 'ERR_STATE_MISSING' ? STATE_CAUSES : [];
+  reply.code(known ? status : 500).header('cache-control', 'no-store');
+  if (request.headers.accept?.includes('application/json') && !request.headers.accept.includes('text/html')) {
+    return reply.send({ detail: message, ...(error instanceof KindeAuthError ? { code: error.code } : {}) });
+  }
+  const title = status === 503 ? 'Sign-in is unavailable' : 'Sign-in failed';
+  return reply.type('text/html; charset=utf-8').send(errorPage(title, message, causes));
+}
+
+/** Registers login, register, create_org, callback and logout. */
+export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
+  const { config, oidc, sessions, store, signer, verifier } = deps;
+  const attemptCookie = config.secureCookies ? '__Host-kinde_login' : 'kinde_login';
+  const common = { errorHandler: renderError, schema: { tags: ['auth'], querystring: loginQuery } };
+
+  async function startLogin(
+    request: FastifyRequest<{ Querystring: LoginQuery }>,
+    reply: FastifyReply,
+    extras: AuthorizeExtras,
+  ) {
+    const q = request.query;
+    const returnTo = safeReturnTo(q.returnTo, config.postLoginRedirectUrl, config.siteUrl);
+    const checks: LoginChecks = {
+      state: randomId(),
+      nonce: randomId(),
+      codeVerifier: randomPKCECodeVerifier(),
+    };
+    const url = await oidc.authorizationUrl(checks, {
+      org_code: q.org_code,
+      login_hint: q.login_hint,
+      lang: q.lang,
+      prompt: q.prompt,
+      ...(q.audience ? { audience: q.audience } : {}),
+      ...extras,
+    });
+    const attempt: LoginAttempt = { v: 1, nonce: checks.nonce, codeVerifier: checks.codeVerifier, returnTo };
+    await store.set(ATTEMPT_PREFIX + checks.state, attempt, ATTEMPT_TTL_MS);
+    reply.setCookie(attemptCookie, signer.sign(checks.state), {
+      ...sessions.cookieOptions(),
+      maxAge: ATTEMPT_TTL_MS / 1000,
+    });
+    return reply.header('cache-control', 'no-store').redirect(url.href, 302);
+  }
+
+  app.get<{ Querystring: LoginQuery }>(config.routes.login, common, (req, reply) =>
+    startLogin(req, reply, {}),
+  );
+  app.get<{ Querystring: LoginQuery }>(config.routes.register, common, (req, reply) =>
+    startLogin(req, reply, { prompt: 'create' }),
+  );
+  app.get<{ Querystring: LoginQuery }>(config.routes.createOrg, common, (req, reply) =>
+    startLogin(req, reply, { prompt: 'create', is_create_org: 'true', org_name: req.query.org_name ?? '' }),
+  );
+
+  app.get(
+    config.routes.callback,
+    { errorHandler: renderError, logLevel: 'warn', schema: authTag },
+    async (request, reply) => {
+      const params = new URLSearchParams(
+        request.url.slice(request.url.indexOf('?') + 1 || request.url.length),
+      );
+      const state = params.get('state');
+      const signed = request.cookies[attemptCookie];
+      reply.clearCookie(attemptCookie, sessions.cookieOptions());
+      if (signed === undefined) {
+        throw new KindeAuthError(
+          'ERR_STATE_MISSING',
+          'This sign-in cannot be matched to a login started in this browser: its login cookie is missing.',
+        );
+      }
+      const cookieState = signer.unsign(signed)?.value;
+      if (!state || !cookieState || !sameText(state, cookieState)) {
+        throw new KindeAuthError(
+          'ERR_STATE_MISMATCH',
+          "The state returned by the provider does not match this browser's login. Start the login again.",
+        );
+      }
+      const entry = await store.get(ATTEMPT_PREFIX + state);
+      const taken = entry !== undefined && (await store.delete(ATTEMPT_PREFIX + state));
+      if (!taken) {
+        throw new KindeAuthError(
+          'ERR_LOGIN_EXPIRED',
+          'This login has already been used or has expired. Start the login again.',
+        );
+      }
+      const attempt = entry.value as LoginAttempt;
+      const providerError = params.get('error');
+      if (providerError !== null) {
+        const description = params.get('error_description');
+        throw new KindeAuthError(
+          'ERR_PROVIDER_ERROR',
+          `The identity provider reported: ${providerError}${description ? ` (${description})` : ''}`,
+          {
+            error: providerError,
+          },
+        );
+      }
+      const checks: LoginChecks = { state, nonce: attempt.nonce, codeVerifier: attempt.codeVerifier };
+      let accessClaims: Awaited<ReturnType<TokenVerifier['verify']>>;
+      let tokens: Awaited<ReturnType<OidcClient['exchangeCode']>>;
+      try {
+        tokens = await oidc.exchangeCode(params, checks);
+        accessClaims = await verifier.verify(tokens.accessToken);
+      } catch (error) {
+        if (error instanceof KindeAuthError && error.code === 'ERR_TOKEN_INVALID') {
+          throw new KindeAuthError(
+            'ERR_CODE_EXCHANGE',
+            `The provider's answer was rejected: ${error.message}`,
+            {},
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+      // A login always gets a new session id: whatever session this browser had ends here.
+      const previous = request.kinde.sessionId;
+      if (previous !== null) await sessions.destroy(previous);
+      await sessions.create(reply, tokens, accessClaims);
+      return reply.header('cache-control', 'no-store').redirect(attempt.returnTo, 302);
+    },
+  );
+
+  app.get(config.routes.logout, { errorHandler: renderError, schema: authTag }, async (request, reply) => {
+    const id = request.kinde.sessionId;
+    if (id !== null) await sessions.destroy(id);
+    reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
+    return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), 302);
+  });
+}

@@ -1,0 +1,57 @@
+/** The user as Kinde's SDKs describe it (`getUser()`). */
+export interface KindeUser {
+  id: string;
+  email: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  picture: string | null;
+}
+
+/** JWT claims, as verified when they were stored. */
+export type Claims = Readonly<Record<string, unknown>>;
+
+/**
+ * One server-side session. Stored whole and replaced, never mutated. Claims were verified when
+ * the tokens arrived, so a request never checks a signature again.
+ */
+export interface SessionRecord {
+  v: 1;
+  user: KindeUser;
+  accessToken: string;
+  accessClaims: Claims;
+  /** Milliseconds since the epoch; from the access token's `exp`. */
+  accessExpiresAt: number;
+  idToken: string | null;
+  idClaims: Claims;
+  refreshToken: string | null;
+  /** Milliseconds since the epoch; the absolute lifetime counts from here. */
+  createdAt: number;
+}
+
+/** A login attempt: what the callback must check, kept under its `state` for a few minutes. */
+export interface LoginAttempt {
+  v: 1;
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Reads the user from verified ID-token claims, the way Kinde's SDKs do. */
+export function userFromClaims(idClaims: Claims): KindeUser {
+  return {
+    id: String(idClaims.sub),
+    email: text(idClaims.email),
+    given_name: text(idClaims.given_name),
+    family_name: text(idClaims.family_name),
+    picture: text(idClaims.picture),
+  };
+}
+
+/** A random id with 256 bits of entropy, URL- and cookie-safe. */
+export function randomId(): string {
+  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
+}

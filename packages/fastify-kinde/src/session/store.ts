@@ -1,0 +1,35 @@
+/** A value or a promise of it: stores that answer synchronously keep the hot path free of promises. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What a store returns for a live entry. `expiresAt` is in milliseconds since the epoch. */
+export interface StoreEntry<T> {
+  value: T;
+  expiresAt: number;
+}
+
+/**
+ * Where server-side sessions (and short-lived login attempts) live. No store knows HTTP.
+ *
+ * Values are plain JSON-serialisable objects and are treated as immutable: a store may hand
+ * back the same object it was given, so callers replace values with `set`, never mutate them.
+ * Expired entries must never be returned. All methods may answer synchronously or with a promise.
+ *
+ * @example
+ * ```ts
+ * const store = memorySessionStore<{ n: number }>({ maxEntries: 1000 });
+ * await store.set('id', { n: 1 }, 60_000);
+ * const entry = await store.get('id'); // { value: { n: 1 }, expiresAt: … }
+ * ```
+ */
+export interface SessionStore<T extends object = object> {
+  /** The live entry under `id`, or undefined when missing or expired. */
+  get(id: string): MaybePromise<StoreEntry<T> | undefined>;
+  /** Stores `value` under `id` for `ttlMs` milliseconds, replacing any previous value. */
+  set(id: string, value: T, ttlMs: number): MaybePromise<void>;
+  /** Extends the life of an existing entry to `ttlMs` from now; a missing entry stays missing. */
+  touch(id: string, ttlMs: number): MaybePromise<void>;
+  /** Removes `id`; answers true only when a live entry was removed (so a consumer can take it once). */
+  delete(id: string): MaybePromise<boolean>;
+  /** Releases connections, timers and file handles. */
+  close?(): MaybePromise<void>;
+}

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { HttpClient, login } from 'test-kit';
+import { type Rig, startRig } from './setup.js';
+
+const refreshCount = (rig: Rig) =>
+  rig.emulator.requests.filter((r) => r.grantType === 'refresh_token').length;
+
+describe('token refresh', () => {
+  const rigs: Rig[] = [];
+  after(() => Promise.all(rigs.map((r) => r.close())));
+
+  test('an expiring access token is refreshed once for many concurrent requests', async () => {
+    // Tokens live 7 s; the plugin refreshes within 5 s of expiry, so after 2.5 s the next request refreshes
+    // and the new token is good for a while.
+    const rig = await startRig({ emulator: { accessTokenTtl: 7 } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    const tokenBefore = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
+    const before = refreshCount(rig);
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => client.request(`${rig.appUrl}/`)));
+    assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+    assert.equal(refreshCount(rig), before + 1, 'twenty concurrent requests share one refresh');
+    const tokenAfter = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
+    assert.notEqual(tokenAfter, tokenBefore);
+    assert.equal(refreshCount(rig), before + 1, 'the fresh token is used without another refresh');
+  });
+
+  test('a refresh the provider refuses ends the session with 401', async () => {
+    const rig = await startRig({ emulator: { accessTokenTtl: 2, refreshTokenTtl: 1 } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    const stolen = client.cookies(rig.appUrl).get('kinde_session')!;
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const answer = await client.request(`${rig.appUrl}/`);
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body, '{"detail":"Not authenticated"}');
+    const again = await fetch(`${rig.appUrl}/`, { headers: { cookie: `kinde_session=${stolen}` } });
+    assert.equal(again.status, 401, 'the session was deleted, not just skipped');
+  });
+});

@@ -1,0 +1,52 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { defaultDirectory, startEmulator } from 'kinde-emulator';
+import { freePort } from 'test-kit';
+import fastifyKinde, { type KindeOptions, requireAuth, requirePermission } from '../src/index.js';
+
+/** A running emulator and a small protected app wired to it, both on real ports. */
+export interface Rig {
+  emulator: Awaited<ReturnType<typeof startEmulator>>;
+  app: FastifyInstance;
+  appUrl: string;
+  close(): Promise<void>;
+}
+
+export const SECRET = 'test-session-secret-0123456789abcdef';
+
+/** Starts the emulator and an app with `/` (auth), `/admin` (permission), `/whoami` (public). */
+export async function startRig(
+  options: { kinde?: Partial<KindeOptions>; emulator?: Partial<Parameters<typeof startEmulator>[0]> } = {},
+): Promise<Rig> {
+  const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const application = defaultDirectory().applications[0]!;
+  const port = await freePort();
+  const appUrl = `http://127.0.0.1:${port}`;
+  const app = Fastify();
+  await app.register(fastifyKinde, {
+    issuerUrl: emulator.issuerUrl,
+    clientId: application.clientId,
+    clientSecret: application.clientSecret,
+    siteUrl: appUrl,
+    sessionSecret: SECRET,
+    env: {},
+    ...options.kinde,
+  });
+  app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
+  app.get('/admin', { onRequest: requirePermission('delete:items') }, () => ({ ok: true }));
+  app.get('/declared', { config: { kinde: { permissions: ['read:items'] } } }, () => ({ ok: true }));
+  app.get('/whoami', (request) => ({
+    kind: request.kinde.kind,
+    user: request.kinde.getUser(),
+    token: request.kinde.getAccessToken(),
+  }));
+  await app.listen({ port, host: '127.0.0.1' });
+  return {
+    emulator,
+    app,
+    appUrl,
+    async close() {
+      await app.close();
+      await emulator.close();
+    },
+  };
+}

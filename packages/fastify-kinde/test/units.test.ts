@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { resolveConfig } from '../src/config.js';
+import { KindeAuthError } from '../src/errors.js';
+import { safeReturnTo } from '../src/routes.js';
+import { memorySessionStore } from '../src/session/memory.js';
+import { createCookieSigner } from '../src/session/signer.js';
+
+const base = {
+  KINDE_ISSUER_URL: 'https://acme.kinde.com',
+  KINDE_CLIENT_ID: 'abc',
+  KINDE_SITE_URL: 'http://127.0.0.1:8000',
+};
+
+function configError(env: Record<string, string>, options = {}): string {
+  try {
+    resolveConfig({ env, ...options });
+  } catch (error) {
+    assert.ok(error instanceof KindeAuthError);
+    assert.equal(error.code, 'ERR_CONFIG');
+    return error.message;
+  }
+  assert.fail('expected a configuration error');
+}
+
+describe('configuration', () => {
+  test('reads KINDE_* variables and applies defaults', () => {
+    const config = resolveConfig({
+      env: { ...base, KINDE_AUDIENCE: 'api://a api://b', SESSION_SECRET: 's1,s2' },
+    });
+    assert.equal(config.issuerUrl, 'https://acme.kinde.com');
+    assert.deepEqual(config.audience, ['api://a', 'api://b']);
+    assert.equal(config.scope, 'openid profile email offline');
+    assert.deepEqual(config.sessionSecrets, ['s1', 's2']);
+    assert.equal(config.postLogoutRedirectUrl, 'http://127.0.0.1:8000');
+    assert.equal(config.routes.callback, '/api/auth/kinde_callback');
+    assert.equal(config.secureCookies, false);
+    assert.equal(config.idleTimeoutMs, 86_400_000);
+  });
+
+  test('names the missing or malformed variable', () => {
+    assert.match(configError({}), /KINDE_ISSUER_URL .* is required/);
+    assert.match(
+      configError({ ...base, KINDE_ISSUER_URL: 'acme' }),
+      /KINDE_ISSUER_URL must be an absolute URL/,
+    );
+    assert.match(configError({ ...base, KINDE_CLIENT_ID: '' }), /KINDE_CLIENT_ID/);
+    assert.match(
+      configError({ ...base, KINDE_SITE_URL: 'ftp://x' }),
+      /KINDE_SITE_URL must be an http\(s\) URL/,
+    );
+    assert.match(configError({ ...base, KINDE_SCOPE: 'profile' }), /KINDE_SCOPE .* must include "openid"/);
+    assert.match(configError(base, { routes: { login: 'login' } }), /"routes.login" must be a path/);
+  });
+
+  test('production refuses a missing or short secret and a plain-http remote issuer', () => {
+    const prod = { ...base, NODE_ENV: 'production' };
+    assert.match(configError(prod), /SESSION_SECRET .* is required in production/);
+    assert.match(configError({ ...prod, SESSION_SECRET: 'short' }), /at least 32 characters/);
+    const secret = 'x'.repeat(32);
+    assert.match(
+      configError({ ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://acme.example' }),
+      /must use https in production/,
+    );
+    assert.doesNotThrow(() =>
+      resolveConfig({ env: { ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://127.0.0.1:8001' } }),
+    );
+  });
+
+  test('an https site gets Secure cookies', () => {
+    assert.equal(
+      resolveConfig({ env: { ...base, KINDE_SITE_URL: 'https://app.example' } }).secureCookies,
+      true,
+    );
+  });
+});
+
+describe('returnTo', () => {
+  const site = new URL('http://127.0.0.1:8000');
+  test('keeps same-site relative paths', () => {
+    assert.equal(safeReturnTo(undefined, '/', site), '/');
+    assert.equal(safeReturnTo('/items/1?q=a#x', '/', site), '/items/1?q=a#x');
+  });
+  test('refuses anything that could leave the site', () => {
+    for (const bad of [
+      '//evil',
+      '/\\evil',
+      'https://evil',
+      'evil',
+      '/a\nb',
+      '/a\u0000',
+      '\\\\evil',
+      '/\t/evil',
+    ]) {
+      assert.throws(
+        () => safeReturnTo(bad, '/', site),
+        /returnTo must be a relative path/,
+        JSON.stringify(bad),
+      );
+    }
+  });
+});
+
+describe('memory store', () => {
+  test('evicts the least recently used entry past its bound', () => {
+    const store = memorySessionStore<{ n: number }>({ maxEntries: 2 });
+    store.set('a', { n: 1 }, 60_000);
+    store.set('b', { n: 2 }, 60_000);
+    store.get('a');
+    store.set('c', { n: 3 }, 60_000);
+    assert.equal(store.get('b'), undefined);
+    assert.equal((store.get('a') as { value: { n: number } }).value.n, 1);
+    assert.equal(store.size, 2);
+  });
+  test('expires entries and answers delete truthfully', async () => {
+    const store = memorySessionStore<{ n: number }>();
+    store.set('a', { n: 1 }, 20);
+    assert.equal(store.delete('missing'), false);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(store.get('a'), undefined);
+    store.set('b', { n: 2 }, 60_000);
+    assert.equal(store.delete('b'), true);
+    assert.equal(store.delete('b'), false);
+  });
+  test('refuses a nonsensical bound', () => {
+    assert.throws(() => memorySessionStore({ maxEntries: 0 }), /"maxEntries" must be a positive integer/);
+  });
+});
+
+describe('cookie signer', () => {
+  test('verifies with any secret, signs with the first', () => {
+    const old = createCookieSigner(['old-secret']);
+    const rotated = createCookieSigner(['new-secret', 'old-secret']);
+    assert.deepEqual(rotated.unsign(old.sign('id')), { value: 'id', rotated: true });
+    assert.deepEqual(rotated.unsign(rotated.sign('id')), { value: 'id', rotated: false });
+    assert.equal(old.unsign(rotated.sign('id')), undefined);
+  });
+  test('refuses tampered and malformed values', () => {
+    const signer = createCookieSigner(['secret']);
+    const signed = signer.sign('id');
+    assert.equal(signer.unsign(`x${signed}`), undefined);
+    assert.equal(signer.unsign('id'), undefined);
+    assert.equal(signer.unsign('.abc'), undefined);
+    assert.equal(signer.unsign(`${signed}x`), undefined);
+  });
+});
