@@ -1,10 +1,15 @@
 import type { FastifyInstance } from 'fastify';
 import { Clock, type EmulatorContext, lifetimes } from './context.js';
+import { EmulatorControl } from './control.js';
 import { defaultDirectory } from './directory.js';
+import { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
+import { loadOrCreateKeys, saveKeys } from './key-file.js';
 import { generateSigningKey, KeyRing, type SigningKey } from './keys.js';
+import { controlRoutes } from './routes/control.js';
 import { buildApp } from './server.js';
 import { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
+import { validateDirectory } from './validate.js';
 
 /** Options of {@link createEmulator} and {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -26,8 +31,18 @@ export interface EmulatorOptions {
   refreshGraceSeconds?: number;
   /** Fastify's logger (pino); off by default. Tokens, secrets and query strings are never logged. */
   logger?: boolean;
-  /** Signing keys to use (e.g. loaded from a key file); default one fresh key. */
+  /** A directory JSON file to load instead of `directory`; reloaded when it changes (see `watchDirectory`). */
+  directoryFile?: string;
+  /** Reload `directoryFile` when it changes (default true). A bad file keeps the previous directory. */
+  watchDirectory?: boolean;
+  /** Called when a changed directory file is loaded, or refused (with the error naming the field). */
+  onDirectoryReload?: (error: Error | undefined) => void;
+  /** Signing keys to use; default one fresh key (or those of `keyFile`). */
   keys?: SigningKey[];
+  /** A dev key file: keys are loaded from it (or created and written, mode 0600), and saved on rotation. */
+  keyFile?: string;
+  /** Serve the test-control API under `/_emulator` (loopback callers only). Default true. */
+  control?: boolean;
   /** Public issuer URL when it differs from the listening address (e.g. behind a proxy). */
   issuerUrl?: string;
 }
@@ -48,6 +63,8 @@ export interface Emulator {
   readonly keys: KeyRing;
   /** Shared state, for control routes and advanced tests. */
   readonly context: EmulatorContext;
+  /** Test controls: clock, failures, headless login, key rotation, directory, reset. */
+  readonly control: EmulatorControl;
   /** Starts listening (done by {@link startEmulator}); resolves to the issuer URL. */
   listen(): Promise<string>;
   /** Stops the server. */
@@ -74,6 +91,32 @@ function refuseProduction(): void {
   }
 }
 
+function initialDirectory(options: EmulatorOptions): Directory {
+  if (options.directoryFile) return loadDirectoryFile(options.directoryFile);
+  return options.directory ? validateDirectory(options.directory) : defaultDirectory();
+}
+
+async function keyRing(options: EmulatorOptions, clock: Clock): Promise<KeyRing> {
+  if (options.keys?.length) return new KeyRing([...options.keys]);
+  if (!options.keyFile) return new KeyRing([await generateSigningKey(clock.now())]);
+  const loaded = await loadOrCreateKeys(options.keyFile, clock.now());
+  const ring = new KeyRing(loaded.keys);
+  ring.pending = loaded.pending;
+  return ring;
+}
+
+function watchFile(options: EmulatorOptions, ctx: EmulatorContext): () => void {
+  if (!options.directoryFile || options.watchDirectory === false) return () => {};
+  return watchDirectoryFile(
+    options.directoryFile,
+    (dir) => {
+      ctx.directory = dir;
+      options.onDirectoryReload?.(undefined);
+    },
+    (err) => options.onDirectoryReload?.(err),
+  );
+}
+
 /**
  * Builds an emulator without listening. Use {@link startEmulator} unless you only need `app.inject`.
  *
@@ -84,10 +127,10 @@ function refuseProduction(): void {
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   refuseProduction();
   const clock = new Clock();
-  const keys = options.keys?.length ? options.keys : [await generateSigningKey(clock.now())];
+  const ring = await keyRing(options, clock);
   const ctx: EmulatorContext = {
-    directory: options.directory ?? defaultDirectory(),
-    keys: new KeyRing(keys),
+    directory: initialDirectory(options),
+    keys: ring,
     store: new ProtocolStore(() => clock.now()),
     clock,
     requests: [],
@@ -96,10 +139,13 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     lifetimeOverrides: overrides(options),
     refreshGraceSeconds: options.refreshGraceSeconds,
     tokenFailure: undefined,
-    onKeysChanged: undefined,
+    onKeysChanged: options.keyFile ? () => saveKeys(options.keyFile as string, ring) : undefined,
   };
   lifetimes(ctx);
   const app = await buildApp(ctx, options.logger ?? false);
+  const control = new EmulatorControl(ctx);
+  if (options.control !== false) controlRoutes(app, ctx, control);
+  const stopWatching = watchFile(options, ctx);
   const host = options.host ?? '127.0.0.1';
   return {
     get issuerUrl() {
@@ -113,6 +159,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     clock,
     keys: ctx.keys,
     context: ctx,
+    control,
     async listen() {
       await app.listen({ port: options.port ?? 0, host });
       const address = app.server.address();
@@ -122,6 +169,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       return ctx.issuer;
     },
     async close() {
+      stopWatching();
       await app.close();
     },
   };

@@ -8,12 +8,14 @@
  * await emu.close();
  */
 export { Clock, type EmulatorContext, type TokenFailure } from './context.js';
+export { EmulatorControl, type TokenFailureOptions } from './control.js';
 export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
   defaultDirectory,
   KINDE_DEFAULT_LIFETIMES,
 } from './directory.js';
+export { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 export { createEmulator, type Emulator, type EmulatorOptions, startEmulator } from './emulator.js';
 export { isAtobSafeKid, KeyRing, type SigningKey } from './keys.js';
 export type {
@@ -28,3 +30,4 @@ export type {
   TokenLifetimes,
   User,
 } from './types.js';
+export { DirectoryError, validateDirectory } from './validate.js';

@@ -6,6 +6,7 @@ import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
 import { errorPage, sendPage } from './pages.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { discoveryRoutes } from './routes/discovery.js';
+import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
 import { logoutRoutes } from './routes/logout.js';
 import { profileRoutes } from './routes/profile.js';
@@ -30,6 +31,7 @@ function pathOf(request: FastifyRequest): string {
 
 function registerLog(app: FastifyInstance, ctx: EmulatorContext): void {
   app.addHook('onRequest', async (request) => {
+    if (request.url.startsWith('/_emulator/')) return;
     const entry: RequestLogEntry = { method: request.method, path: pathOf(request), time: Date.now() };
     const query = request.query as Record<string, unknown> | undefined;
     if (query && Object.keys(query).length > 0) entry.query = { ...query };
@@ -107,5 +109,6 @@ export async function buildApp(ctx: EmulatorContext, logger: boolean): Promise<F
   tokenRoutes(app, ctx);
   profileRoutes(app, ctx);
   logoutRoutes(app, ctx);
+  introspectionRoutes(app, ctx);
   return app;
 }

@@ -1,0 +1,105 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EmulatorContext } from '../context.js';
+import type { EmulatorControl, TokenFailureOptions } from '../control.js';
+import { DirectoryError } from '../validate.js';
+
+const LOOPBACK_IPS = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+function bad(reply: FastifyReply, message: string, field?: string): FastifyReply {
+  return reply
+    .code(400)
+    .send({ error: 'invalid_request', error_description: message, ...(field ? { field } : {}) });
+}
+
+function body(request: FastifyRequest): Record<string, unknown> {
+  const b = request.body;
+  return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
+}
+
+/** Refuses non-loopback callers, and mutations that are not JSON (so a web page cannot forge them). */
+function guard(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (!LOOPBACK_IPS.has(request.socket.remoteAddress ?? '')) {
+      return reply.code(403).send({ error: 'forbidden', error_description: 'Test control is loopback-only' });
+    }
+    const type = request.headers['content-type'] ?? '';
+    if ((request.method === 'POST' || request.method === 'PUT') && !type.startsWith('application/json')) {
+      return reply
+        .code(415)
+        .send({ error: 'invalid_request', error_description: 'Send control requests as application/json' });
+    }
+  });
+}
+
+function redactedDirectory(ctx: EmulatorContext) {
+  return {
+    ...ctx.directory,
+    applications: ctx.directory.applications.map((a) => ({
+      ...a,
+      clientSecret: a.clientSecret ? '(set)' : undefined,
+    })),
+  };
+}
+
+/**
+ * Registers the test-control API under `/_emulator`: clock, request log, failure injection,
+ * headless login, key rotation, directory replacement, reset.
+ */
+export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, control: EmulatorControl): void {
+  app.register(
+    async (scope) => {
+      guard(scope);
+      scope.get('/requests', async () => ({ requests: ctx.requests }));
+      scope.delete('/requests', async () => {
+        ctx.requests.length = 0;
+        return { ok: true };
+      });
+      scope.get('/clock', async () => control.clock());
+      scope.post('/clock', async (request, reply) => {
+        const b = body(request);
+        try {
+          if (b.offsetSeconds !== undefined) control.setClockOffset(Number(b.offsetSeconds));
+          if (b.advanceSeconds !== undefined) control.advanceClock(Number(b.advanceSeconds));
+        } catch (err) {
+          return bad(reply, (err as Error).message);
+        }
+        return control.clock();
+      });
+      scope.post('/failures/token', async (request, reply) => {
+        try {
+          control.failTokenEndpoint(body(request) as unknown as TokenFailureOptions);
+        } catch (err) {
+          return bad(reply, (err as Error).message);
+        }
+        return { ok: true };
+      });
+      scope.delete('/failures', async () => {
+        control.clearFailures();
+        return { ok: true };
+      });
+      scope.post('/headless', async (request, reply) => {
+        const enabled = body(request).enabled;
+        if (typeof enabled !== 'boolean') return bad(reply, '"enabled" must be true or false');
+        control.setHeadlessLogin(enabled);
+        return { headlessLogin: enabled };
+      });
+      scope.post('/keys/prepare', async () => ({ kid: (await control.prepareKeyRotation()).kid }));
+      scope.post('/keys/rotate', async () => ({ kid: (await control.rotateKeys()).kid }));
+      scope.get('/directory', async () => redactedDirectory(ctx));
+      scope.put('/directory', async (request, reply) => {
+        try {
+          control.setDirectory(request.body);
+        } catch (err) {
+          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
+          throw err;
+        }
+        return { ok: true };
+      });
+      scope.post('/reset', async () => {
+        control.reset();
+        return { ok: true };
+      });
+    },
+    { prefix: '/_emulator' },
+  );
+}
