@@ -25,6 +25,7 @@ input{font:inherit;width:100%;box-sizing:border-box;padding:.6rem;border:1px sol
 .primary{margin-top:1rem;width:100%;padding:.7rem;background:#1a1a1a;color:#fff;border:0}
 .error{background:#fdecec;border:1px solid #e3a1a1;color:#7a1010;padding:.75rem;border-radius:8px}
 h2{font-size:1rem;margin:1.5rem 0 .5rem}
+.footer{margin:2rem 0 0}
 @media (prefers-color-scheme:dark){body{background:#111;color:#eee}main{background:#1d1d20}
 ul.choices button{background:#1d1d20;color:#eee}p.note,.detail{color:#aaa}}
 `;
@@ -36,7 +37,7 @@ export function layout(title: string, body: string, lang = 'en'): string {
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)} · Kinde emulator</title><style>${STYLE}</style></head>
 <body><main>${body}
-<p class="note">Kinde emulator: a local identity provider for development and tests. Never use it in production.</p>
+<p class="note footer">Kinde emulator: a local identity provider for development and tests. Never use it in production.</p>
 </main></body></html>`;
 }
 
