@@ -13,6 +13,8 @@ Options:
   --directory <file>    Directory JSON (users, organizations, applications); reloaded on change
   --key-file <file>     Dev signing-key file (default .data/kinde-emulator-keys.json)
   --ephemeral-keys      Fresh signing keys on every start (tokens do not survive a restart)
+  --tls-key <file>      Serve https with this PEM key (with --tls-cert)
+  --tls-cert <file>     PEM certificate for https
   --headless            Sign in at once when login_hint names a user (no login page)
   --access-ttl <s>      Access-token lifetime in seconds (default 86400)
   --id-ttl <s>          ID-token lifetime in seconds (default 3600)
@@ -38,6 +40,8 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
       'key-file': { type: 'string' },
       'ephemeral-keys': { type: 'boolean' },
       headless: { type: 'boolean' },
+      'tls-key': { type: 'string' },
+      'tls-cert': { type: 'string' },
       'access-ttl': { type: 'string' },
       'id-ttl': { type: 'string' },
       'refresh-ttl': { type: 'string' },
@@ -62,6 +66,10 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
     if (v !== undefined) options[key as keyof typeof ttl] = v;
   }
   if (values.log) options.logger = true;
+  if (values['tls-key'] || values['tls-cert']) {
+    if (!values['tls-key'] || !values['tls-cert']) throw new Error('--tls-key and --tls-cert go together');
+    options.https = { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']) };
+  }
   return options;
 }
 

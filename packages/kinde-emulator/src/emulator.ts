@@ -29,6 +29,11 @@ export interface EmulatorOptions {
   refreshTokenTtl?: number;
   /** Seconds a rotated refresh token remains usable (overrides the directory; default 5). */
   refreshGraceSeconds?: number;
+  /**
+   * Serve https with this PEM key and certificate (e.g. for aws-jwt-verify, which refuses http).
+   * The issuer becomes `https://...`; make Node trust the certificate with `NODE_EXTRA_CA_CERTS`.
+   */
+  https?: { key: string | Buffer; cert: string | Buffer };
   /** Fastify's logger (pino); off by default. Tokens, secrets and query strings are never logged. */
   logger?: boolean;
   /** A directory JSON file to load instead of `directory`; reloaded when it changes (see `watchDirectory`). */
@@ -49,7 +54,7 @@ export interface EmulatorOptions {
 
 /** A running (or ready to run) emulator. */
 export interface Emulator {
-  /** `http://127.0.0.1:<port>`: no trailing slash; also the `iss` claim. Empty until listening. */
+  /** `http://127.0.0.1:<port>` (https with the `https` option): no trailing slash; also the `iss` claim. Empty until listening. */
   readonly issuerUrl: string;
   /** The Fastify instance (use `app.inject` or add routes). */
   readonly app: FastifyInstance;
@@ -142,7 +147,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     onKeysChanged: options.keyFile ? () => saveKeys(options.keyFile as string, ring) : undefined,
   };
   lifetimes(ctx);
-  const app = await buildApp(ctx, options.logger ?? false);
+  const app = await buildApp(ctx, options.logger ?? false, options.https);
   const control = new EmulatorControl(ctx);
   if (options.control !== false) controlRoutes(app, ctx, control);
   const stopWatching = watchFile(options, ctx);
@@ -165,7 +170,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : options.port;
       const shown = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
-      ctx.issuer ??= `http://${shown}:${port}`;
+      ctx.issuer ??= `${options.https ? 'https' : 'http'}://${shown}:${port}`;
       return ctx.issuer;
     },
     async close() {

@@ -88,8 +88,13 @@ function registerErrors(app: FastifyInstance): void {
 }
 
 /** Builds the provider's Fastify app around a context (not listening yet). */
-export async function buildApp(ctx: EmulatorContext, logger: boolean): Promise<FastifyInstance> {
+export async function buildApp(
+  ctx: EmulatorContext,
+  logger: boolean,
+  https?: { key: string | Buffer; cert: string | Buffer },
+): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(https ? { https } : {}),
     logger: logger
       ? {
           level: 'info',
@@ -98,7 +103,7 @@ export async function buildApp(ctx: EmulatorContext, logger: boolean): Promise<F
         }
       : false,
     forceCloseConnections: true,
-  });
+  }) as unknown as FastifyInstance;
   await app.register(formbody);
   registerLog(app, ctx);
   registerCors(app);

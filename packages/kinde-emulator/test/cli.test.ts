@@ -31,6 +31,7 @@ test('parseCli: defaults and errors', () => {
   assert.equal(parseCli(['--help']), 'help');
   assert.throws(() => parseCli(['--port', 'abc']), /--port must be a whole number/);
   assert.throws(() => parseCli(['--nope']), /Unknown option/);
+  assert.throws(() => parseCli(['--tls-key', 'k.pem']), /--tls-key and --tls-cert go together/);
 });
 
 test('CLI prints the issuer and KINDE_* lines, serves discovery, and stops on SIGTERM', async () => {
