@@ -4,6 +4,7 @@ import type { EmulatorContext } from './context.js';
 import { PageError } from './flow.js';
 import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
 import { errorPage, sendPage } from './pages.js';
+import { accountRoutes } from './routes/account.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { introspectionRoutes } from './routes/introspect.js';
@@ -16,7 +17,7 @@ import type { RequestLogEntry } from './types.js';
 const MAX_LOG = 10_000;
 const BROWSER_PATHS = /^\/(oauth2\/auth|logout)(\/|\?|$)/;
 const CORS_PATHS =
-  /^\/(oauth2\/(token|revoke|introspect|v2\/user_profile|user_profile|userinfo)|\.well-known\/)/;
+  /^\/(oauth2\/(token|revoke|introspect|v2\/user_profile|user_profile|userinfo)|\.well-known\/|account_api\/)/;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -115,5 +116,6 @@ export async function buildApp(
   profileRoutes(app, ctx);
   logoutRoutes(app, ctx);
   introspectionRoutes(app, ctx);
+  accountRoutes(app, ctx);
   return app;
 }

@@ -112,3 +112,46 @@ test('headless login: login_hint signs in at once when enabled', async () => {
     await headless.close();
   }
 });
+
+test('Account API: permissions, roles, feature flags, entitlements, portal link (Bearer)', async () => {
+  const at = await accessToken('admin@example.test');
+  const call = async (path: string) => {
+    const res = await fetch(`${emu.issuerUrl}/account_api/v1/${path}`, {
+      headers: { authorization: `Bearer ${at}` },
+    });
+    assert.equal(res.status, 200);
+    return (await res.json()) as { data: Record<string, unknown>; metadata: Record<string, unknown> };
+  };
+  const perms = await call('permissions');
+  assert.deepEqual(perms.metadata, { has_more: false, next_page_starting_after: null });
+  assert.equal(perms.data.org_code, 'org_0000000001');
+  assert.deepEqual(
+    (perms.data.permissions as { key: string }[]).map((p) => p.key),
+    ['read:items', 'write:items', 'delete:items'],
+  );
+  assert.equal((await call('permission/write:items')).data.is_granted, true);
+  assert.deepEqual(
+    ((await call('roles')).data.roles as { key: string }[]).map((r) => r.key),
+    ['admin'],
+  );
+  const flags = (await call('feature_flags')).data.feature_flags as {
+    key: string;
+    type: string;
+    value: unknown;
+  }[];
+  assert.deepEqual(
+    flags.find((f) => f.key === 'max_items'),
+    { id: 'flag_max_items', name: 'max_items', key: 'max_items', type: 'integer', value: 5 },
+  );
+  assert.deepEqual((await call('entitlements')).data, {
+    org_code: 'org_0000000001',
+    plans: [],
+    entitlements: [],
+  });
+  const link = (await (
+    await fetch(`${emu.issuerUrl}/account_api/v1/portal_link`, { headers: { authorization: `Bearer ${at}` } })
+  ).json()) as { url: string };
+  assert.equal(link.url, `${emu.issuerUrl}/portal`);
+  assert.equal((await fetch(link.url)).status, 200);
+  assert.equal((await fetch(`${emu.issuerUrl}/account_api/v1/roles`)).status, 401);
+});

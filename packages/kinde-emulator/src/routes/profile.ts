@@ -14,11 +14,11 @@ function invalidToken(reply: FastifyReply, description: string): FastifyReply {
 }
 
 /** Resolves the user of a Bearer access token, or answers 401 itself. */
-async function bearerUser(
+export async function bearerUser(
   ctx: EmulatorContext,
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<{ user: User; updatedAt: number } | undefined> {
+): Promise<{ user: User; updatedAt: number; orgCode: string | undefined } | undefined> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
   if (!match) {
     invalidToken(reply, 'A Bearer access token is required');
@@ -30,7 +30,8 @@ async function bearerUser(
     invalidToken(reply, 'The access token is invalid or expired');
     return undefined;
   }
-  return { user, updatedAt: user.updatedAt ?? (payload.iat as number) };
+  const orgCode = typeof payload.org_code === 'string' ? payload.org_code : undefined;
+  return { user, updatedAt: user.updatedAt ?? (payload.iat as number), orgCode };
 }
 
 /** Kinde's v2 profile (`/oauth2/v2/user_profile`). */
