@@ -1,5 +1,5 @@
 import formbody from '@fastify/formbody';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EmulatorContext } from './context.js';
 import { PageError } from './flow.js';
 import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
@@ -104,6 +104,10 @@ export async function buildApp(
         }
       : false,
     forceCloseConnections: true,
+    // Malformed URLs (bad percent-encoding) get the protocol's error shape too.
+    frameworkErrors: (err, _request, reply) => {
+      (reply as FastifyReply).code(400).send({ error: 'invalid_request', error_description: err.message });
+    },
   }) as unknown as FastifyInstance;
   await app.register(formbody);
   registerLog(app, ctx);

@@ -69,3 +69,9 @@ test('unknown paths answer a JSON 404', async () => {
   assert.equal(res.status, 404);
   assert.equal(((await res.json()) as { error: string }).error, 'not_found');
 });
+
+test('a malformed URL gets a 400 in the protocol error shape', async () => {
+  const res = await fetch(`${emu.issuerUrl}/account_api/v1/permission/%ZZ`);
+  assert.equal(res.status, 400);
+  assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
+});
