@@ -2,14 +2,20 @@ import type { KeyRing } from './keys.js';
 import type { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
 
-/** A failure injected into the token endpoint by a test. */
-export interface TokenFailure {
+/** Endpoints a test can make fail. */
+export type FailureTarget = 'token' | 'jwks' | 'user_profile' | 'discovery';
+
+/** A failure injected into an endpoint by a test. */
+export interface EndpointFailure {
   /** `down`: answer 503 with a JSON error; `slow`: answer normally after `delayMs`. */
   mode: 'down' | 'slow';
   delayMs: number;
-  /** How many token requests it affects; undefined = until cleared. */
+  /** How many requests it affects; undefined = until cleared. */
   remaining: number | undefined;
 }
+
+/** @deprecated Use {@link EndpointFailure}. */
+export type TokenFailure = EndpointFailure;
 
 /** The emulator clock: real time plus an adjustable offset. */
 export class Clock {
@@ -40,7 +46,7 @@ export interface EmulatorContext {
   /** Option overrides of the directory's lifetimes. */
   lifetimeOverrides: Partial<TokenLifetimes>;
   refreshGraceSeconds: number | undefined;
-  tokenFailure: TokenFailure | undefined;
+  failures: Partial<Record<FailureTarget, EndpointFailure>>;
   /** Called after the signing keys change (persists them when a key file is configured). */
   onKeysChanged: (() => Promise<void>) | undefined;
 }

@@ -1,15 +1,17 @@
-import type { EmulatorContext, TokenFailure } from './context.js';
+import type { EmulatorContext, EndpointFailure, FailureTarget } from './context.js';
 import type { SigningKey } from './keys.js';
 import type { Directory } from './types.js';
 import { validateDirectory } from './validate.js';
 
-/** How to make the token endpoint fail, for resilience tests. */
+const TARGETS: FailureTarget[] = ['token', 'jwks', 'user_profile', 'discovery'];
+
+/** How to make an endpoint fail, for resilience tests. */
 export interface TokenFailureOptions {
   /** `down`: 503 `temporarily_unavailable`; `slow`: a normal answer after `delayMs`. */
   mode: 'down' | 'slow';
   /** Delay before answering (default 0 for `down`, 2000 for `slow`). */
   delayMs?: number;
-  /** Number of token requests affected; default: until cleared. */
+  /** Number of requests affected; default: until cleared. */
   count?: number;
 }
 
@@ -28,6 +30,12 @@ export class EmulatorControl {
     this.ctx.clock.offsetSeconds = seconds;
   }
 
+  /** Sets the emulator's "now" (unix seconds). */
+  setNow(unixSeconds: number): void {
+    if (!Number.isFinite(unixSeconds)) throw new RangeError('"now" must be unix seconds');
+    this.ctx.clock.offsetSeconds = unixSeconds - Date.now() / 1000;
+  }
+
   /** Moves the clock by `seconds`. */
   advanceClock(seconds: number): void {
     if (!Number.isFinite(seconds)) throw new RangeError('"advanceSeconds" must be a number');
@@ -36,6 +44,12 @@ export class EmulatorControl {
 
   /** Makes the token endpoint fail or slow down. */
   failTokenEndpoint(options: TokenFailureOptions): void {
+    this.failEndpoint('token', options);
+  }
+
+  /** Makes `token`, `jwks`, `user_profile` (all profile endpoints) or `discovery` fail or slow down. */
+  failEndpoint(target: FailureTarget, options: TokenFailureOptions): void {
+    if (!TARGETS.includes(target)) throw new RangeError(`endpoint must be one of ${TARGETS.join(', ')}`);
     if (options.mode !== 'down' && options.mode !== 'slow')
       throw new RangeError('"mode" must be "down" or "slow"');
     const delayMs = options.delayMs ?? (options.mode === 'slow' ? 2000 : 0);
@@ -45,13 +59,13 @@ export class EmulatorControl {
     if (options.count !== undefined && (!Number.isInteger(options.count) || options.count < 1)) {
       throw new RangeError('"count" must be a positive integer');
     }
-    const failure: TokenFailure = { mode: options.mode, delayMs, remaining: options.count };
-    this.ctx.tokenFailure = failure;
+    const failure: EndpointFailure = { mode: options.mode, delayMs, remaining: options.count };
+    this.ctx.failures[target] = failure;
   }
 
   /** Removes injected failures. */
   clearFailures(): void {
-    this.ctx.tokenFailure = undefined;
+    this.ctx.failures = {};
   }
 
   /** Turns the headless login (`login_hint` signs in without a page) on or off. */
@@ -85,7 +99,7 @@ export class EmulatorControl {
   reset(): void {
     this.ctx.store.clear();
     this.ctx.requests.length = 0;
-    this.ctx.tokenFailure = undefined;
+    this.ctx.failures = {};
     this.ctx.clock.offsetSeconds = 0;
   }
 }

@@ -143,7 +143,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     headlessLogin: options.headlessLogin ?? false,
     lifetimeOverrides: overrides(options),
     refreshGraceSeconds: options.refreshGraceSeconds,
-    tokenFailure: undefined,
+    failures: {},
     onKeysChanged: options.keyFile ? () => saveKeys(options.keyFile as string, ring) : undefined,
   };
   lifetimes(ctx);

@@ -7,7 +7,13 @@
  * // point your app's KINDE_ISSUER_URL at emu.issuerUrl
  * await emu.close();
  */
-export { Clock, type EmulatorContext, type TokenFailure } from './context.js';
+export {
+  Clock,
+  type EmulatorContext,
+  type EndpointFailure,
+  type FailureTarget,
+  type TokenFailure,
+} from './context.js';
 export { EmulatorControl, type TokenFailureOptions } from './control.js';
 export {
   DEFAULT_CLIENT_ID,

@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { EmulatorContext } from './context.js';
+import type { EmulatorContext, FailureTarget } from './context.js';
 import { PageError } from './flow.js';
 import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
 import { errorPage, sendPage } from './pages.js';
@@ -48,6 +49,31 @@ function registerLog(app: FastifyInstance, ctx: EmulatorContext): void {
   });
   app.addHook('onResponse', async (request, reply) => {
     if (request.emulatorLog) request.emulatorLog.status = reply.statusCode;
+  });
+}
+
+const FAILURE_TARGETS: [RegExp, FailureTarget][] = [
+  [/^\/oauth2\/token$/, 'token'],
+  [/^\/\.well-known\/jwks(\.json)?$/, 'jwks'],
+  [/^\/oauth2\/(v2\/user_profile|user_profile|userinfo)$/, 'user_profile'],
+  [/^\/\.well-known\/openid-configuration$/, 'discovery'],
+];
+
+/** Applies failures injected by tests: a delay, then (for `down`) a 503 in the protocol's shape. */
+function registerFailures(app: FastifyInstance, ctx: EmulatorContext): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const path = pathOf(request);
+    const target = FAILURE_TARGETS.find(([re]) => re.test(path))?.[1];
+    const failure = target ? ctx.failures[target] : undefined;
+    if (!target || !failure) return;
+    if (failure.remaining !== undefined && --failure.remaining <= 0) delete ctx.failures[target];
+    if (failure.delayMs > 0) await sleep(failure.delayMs);
+    if (failure.mode === 'down') {
+      await sendOAuthError(
+        reply,
+        new OAuthError('temporarily_unavailable', `Injected failure: ${target} down`, 503),
+      );
+    }
   });
 }
 
@@ -112,6 +138,7 @@ export async function buildApp(
   await app.register(formbody);
   registerLog(app, ctx);
   registerCors(app);
+  registerFailures(app, ctx);
   registerErrors(app);
   discoveryRoutes(app, ctx);
   authorizeRoutes(app, ctx);

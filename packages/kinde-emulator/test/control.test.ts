@@ -68,6 +68,29 @@ test('failure injection: token endpoint down for N calls, then slow', async () =
   assert.equal((await control('DELETE', '/failures')).status, 200);
   assert.equal((await token(emu, cc)).status, 200);
   assert.equal((await control('POST', '/failures/token', { mode: 'broken' })).status, 400);
+  assert.equal((await control('POST', '/failures/everything', { mode: 'down' })).status, 400);
+});
+
+test('failure injection: JWKS, user profile and discovery can be down too', async () => {
+  for (const [target, path] of [
+    ['jwks', '/.well-known/jwks.json'],
+    ['jwks', '/.well-known/jwks'],
+    ['user_profile', '/oauth2/v2/user_profile'],
+    ['discovery', '/.well-known/openid-configuration'],
+  ] as const) {
+    assert.equal((await control('POST', `/failures/${target}`, { mode: 'down', count: 1 })).status, 200);
+    const res = await fetch(`${emu.issuerUrl}${path}`);
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { error: string }).error, 'temporarily_unavailable');
+    assert.notEqual((await fetch(`${emu.issuerUrl}${path}`)).status, 503);
+  }
+});
+
+test('clock: set an absolute "now"', async () => {
+  const target = 2_000_000_000;
+  const res = await control('POST', '/clock', { now: target });
+  assert.ok(Math.abs(((await res.json()) as { now: number }).now - target) <= 1);
+  emu.control.setClockOffset(0);
 });
 
 test('headless login toggled over HTTP', async () => {

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { EmulatorContext } from '../context.js';
+import type { EmulatorContext, FailureTarget } from '../context.js';
 import type { EmulatorControl, TokenFailureOptions } from '../control.js';
 import { DirectoryError } from '../validate.js';
 
@@ -58,6 +58,7 @@ export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, contro
       scope.post('/clock', async (request, reply) => {
         const b = body(request);
         try {
+          if (b.now !== undefined) control.setNow(Number(b.now));
           if (b.offsetSeconds !== undefined) control.setClockOffset(Number(b.offsetSeconds));
           if (b.advanceSeconds !== undefined) control.advanceClock(Number(b.advanceSeconds));
         } catch (err) {
@@ -65,9 +66,10 @@ export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, contro
         }
         return control.clock();
       });
-      scope.post('/failures/token', async (request, reply) => {
+      scope.post('/failures/:target', async (request, reply) => {
+        const { target } = request.params as { target: FailureTarget };
         try {
-          control.failTokenEndpoint(body(request) as unknown as TokenFailureOptions);
+          control.failEndpoint(target, body(request) as unknown as TokenFailureOptions);
         } catch (err) {
           return bad(reply, (err as Error).message);
         }

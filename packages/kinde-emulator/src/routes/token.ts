@@ -1,5 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EmulatorContext } from '../context.js';
 import { findApplication } from '../directory.js';
@@ -9,7 +8,7 @@ import {
   clientCredentialsGrant,
   refreshTokenGrant,
 } from '../grants.js';
-import { asParams, issuerOf, OAuthError, type Params, param, sendOAuthError } from '../http.js';
+import { asParams, issuerOf, OAuthError, type Params, param } from '../http.js';
 
 function secretsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -63,27 +62,9 @@ export function authenticateClient(ctx: EmulatorContext, request: FastifyRequest
   return { app, authenticated: true };
 }
 
-/** Applies an injected failure (`down` or `slow`); returns true when the request must fail. */
-async function injectedFailure(ctx: EmulatorContext): Promise<boolean> {
-  const failure = ctx.tokenFailure;
-  if (!failure) return false;
-  if (failure.remaining !== undefined) {
-    failure.remaining -= 1;
-    if (failure.remaining <= 0) ctx.tokenFailure = undefined;
-  }
-  if (failure.delayMs > 0) await sleep(failure.delayMs);
-  return failure.mode === 'down';
-}
-
 /** Registers `POST /oauth2/token`. */
 export function tokenRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   app.post('/oauth2/token', async (request, reply) => {
-    if (await injectedFailure(ctx)) {
-      return sendOAuthError(
-        reply,
-        new OAuthError('temporarily_unavailable', 'Injected failure: token endpoint down', 503),
-      );
-    }
     const body = asParams(request.body);
     const grantType = param(body, 'grant_type');
     if (!grantType) throw new OAuthError('invalid_request', 'The "grant_type" parameter is missing');
