@@ -19,6 +19,7 @@ Options:
   --access-ttl <s>      Access-token lifetime in seconds (default 86400)
   --id-ttl <s>          ID-token lifetime in seconds (default 3600)
   --refresh-ttl <s>     Refresh-token lifetime in seconds (default 1296000)
+  --kinde-refresh       Refresh returns the unexpired access token, as Kinde does
   --log                 Log requests (never tokens or secrets)
   -h, --help            Show this help
 `;
@@ -46,6 +47,7 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
       'id-ttl': { type: 'string' },
       'refresh-ttl': { type: 'string' },
       log: { type: 'boolean' },
+      'kinde-refresh': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -66,6 +68,7 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
     if (v !== undefined) options[key as keyof typeof ttl] = v;
   }
   if (values.log) options.logger = true;
+  if (values['kinde-refresh']) options.reuseAccessTokenOnRefresh = true;
   if (values['tls-key'] || values['tls-cert']) {
     if (!values['tls-key'] || !values['tls-cert']) throw new Error('--tls-key and --tls-cert go together');
     options.https = { key: readFileSync(values['tls-key']), cert: readFileSync(values['tls-cert']) };

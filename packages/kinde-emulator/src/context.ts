@@ -46,6 +46,8 @@ export interface EmulatorContext {
   /** Option overrides of the directory's lifetimes. */
   lifetimeOverrides: Partial<TokenLifetimes>;
   refreshGraceSeconds: number | undefined;
+  /** Kinde's behaviour: a refresh returns the previous access token while it is unexpired. */
+  reuseAccessTokenOnRefresh: boolean;
   failures: Partial<Record<FailureTarget, EndpointFailure>>;
   /** Called after the signing keys change (persists them when a key file is configured). */
   onKeysChanged: (() => Promise<void>) | undefined;

@@ -30,6 +30,11 @@ export interface EmulatorOptions {
   /** Seconds a rotated refresh token remains usable (overrides the directory; default 5). */
   refreshGraceSeconds?: number;
   /**
+   * Mimic Kinde: a refresh returns the existing access token while it has not expired (with the
+   * remaining `expires_in`). Default false: every refresh signs a new access token.
+   */
+  reuseAccessTokenOnRefresh?: boolean;
+  /**
    * Serve https with this PEM key and certificate (e.g. for aws-jwt-verify, which refuses http).
    * The issuer becomes `https://...`; make Node trust the certificate with `NODE_EXTRA_CA_CERTS`.
    */
@@ -143,6 +148,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     headlessLogin: options.headlessLogin ?? false,
     lifetimeOverrides: overrides(options),
     refreshGraceSeconds: options.refreshGraceSeconds,
+    reuseAccessTokenOnRefresh: options.reuseAccessTokenOnRefresh ?? false,
     failures: {},
     onKeysChanged: options.keyFile ? () => saveKeys(options.keyFile as string, ring) : undefined,
   };

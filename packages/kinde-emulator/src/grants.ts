@@ -35,17 +35,26 @@ function revokeFamily(ctx: EmulatorContext, familyId: string | undefined): void 
   if (familyId) ctx.store.revokedFamilies.add(familyId);
 }
 
+/** An access token still valid, for Kinde's "refresh returns the unexpired access token" behaviour. */
+interface LiveAccessToken {
+  token: string;
+  expiresAt: number;
+}
+
 async function issueUserTokens(
   ctx: EmulatorContext,
   g: UserGrant,
   familyId: string,
   alwaysIdToken: boolean,
+  reuse?: LiveAccessToken,
 ): Promise<TokenResponse> {
-  const accessToken = await signAccessToken(ctx, g);
   const ttl = lifetimes(ctx);
+  const now = ctx.clock.now();
+  const accessToken = reuse?.token ?? (await signAccessToken(ctx, g));
+  const accessExpiresAt = reuse?.expiresAt ?? now + ttl.accessToken;
   const res: TokenResponse = {
     access_token: accessToken,
-    expires_in: ttl.accessToken,
+    expires_in: accessExpiresAt - now,
     scope: g.scope.join(' '),
     token_type: 'bearer',
   };
@@ -53,7 +62,6 @@ async function issueUserTokens(
   const app = ctx.directory.applications.find((a) => a.clientId === g.clientId);
   if (g.scope.includes('offline') && app?.grants.includes('refresh_token')) {
     const token = randomHandle();
-    const now = ctx.clock.now();
     ctx.store.refreshTokens.set(
       token,
       {
@@ -66,6 +74,8 @@ async function issueUserTokens(
         requestedAt: g.requestedAt,
         familyId,
         expiresAt: now + ttl.refreshToken,
+        accessToken,
+        accessExpiresAt,
       },
       ttl.refreshToken,
     );
@@ -159,7 +169,11 @@ export async function refreshTokenGrant(
   grant.rotatedAt ??= now;
   const user = existingUser(ctx, grant.userId);
   const g: UserGrant = { ...grant, issuer, user, nonce: undefined };
-  return issueUserTokens(ctx, g, grant.familyId, true);
+  const live =
+    ctx.reuseAccessTokenOnRefresh && grant.accessToken && (grant.accessExpiresAt ?? 0) > now
+      ? { token: grant.accessToken, expiresAt: grant.accessExpiresAt as number }
+      : undefined;
+  return issueUserTokens(ctx, g, grant.familyId, true, live);
 }
 
 /** The `client_credentials` grant (machine to machine). */

@@ -59,6 +59,9 @@ export interface RefreshGrant {
   expiresAt: number;
   /** Unix seconds when it was exchanged for a newer one. */
   rotatedAt?: number;
+  /** The access token issued with it (reused on refresh while unexpired, if configured). */
+  accessToken?: string;
+  accessExpiresAt?: number;
 }
 
 /** An SSO session on the emulator origin. */

@@ -118,3 +118,31 @@ test('client_credentials issues an M2M token with gty, aud, scope, scp', async (
   assert.equal(noSecret.status, 401);
   assert.equal(noSecret.body.error, 'invalid_client');
 });
+
+test('reuseAccessTokenOnRefresh: like Kinde, a refresh returns the unexpired access token', async () => {
+  const kindeLike = await startEmulator({ reuseAccessTokenOnRefresh: true, accessTokenTtl: 100 });
+  try {
+    const r = await login(kindeLike, 'user@example.test', baseAuthParams());
+    const first = await token(kindeLike, {
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      code: r.code,
+      redirect_uri: REDIRECT,
+    });
+    kindeLike.clock.advance(30);
+    const refresh = (rt: unknown) =>
+      token(kindeLike, { grant_type: 'refresh_token', refresh_token: String(rt), client_id: CLIENT_ID });
+    const second = await refresh(first.body.refresh_token);
+    assert.equal(second.body.access_token, first.body.access_token);
+    assert.ok(Math.abs((second.body.expires_in as number) - 70) <= 1);
+    assert.notEqual(second.body.refresh_token, first.body.refresh_token);
+    assert.equal(typeof second.body.id_token, 'string');
+    kindeLike.clock.advance(80);
+    const third = await refresh(second.body.refresh_token);
+    assert.notEqual(third.body.access_token, first.body.access_token);
+    assert.equal(third.body.expires_in, 100);
+  } finally {
+    await kindeLike.close();
+  }
+});
