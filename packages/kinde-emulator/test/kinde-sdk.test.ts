@@ -64,7 +64,21 @@ test('PKCE: login, handleRedirectToApp, user, profile, permissions, flags, organ
   assert.equal(await client.getBooleanFlag(session, 'dark_mode'), true);
   assert.equal(await client.getStringFlag(session, 'theme'), 'pink');
   assert.equal(await client.getIntegerFlag(session, 'max_items'), 5);
-  assert.equal((await client.getFlag(session, 'theme')).value, 'pink');
+  const flag = (code: string) => client.getFlag(session, code);
+  assert.deepEqual(await flag('dark_mode'), {
+    code: 'dark_mode',
+    type: 'boolean',
+    value: true,
+    is_default: false,
+  });
+  assert.deepEqual(await flag('theme'), { code: 'theme', type: 'string', value: 'pink', is_default: false });
+  assert.deepEqual(await flag('max_items'), {
+    code: 'max_items',
+    type: 'integer',
+    value: 5,
+    is_default: false,
+  });
+  assert.equal((await client.getFlag(session, 'missing', 'fallback')).is_default, true);
   assert.deepEqual(await client.getOrganization(session), { orgCode: 'org_0000000001' });
   assert.deepEqual(await client.getUserOrganizations(session), { orgCodes: ['org_0000000001'] });
   const before = await client.getToken(session);
