@@ -46,8 +46,11 @@ export interface KindeOptions {
   scope?: string;
   /** `SESSION_SECRET`: signs cookies. A list rotates: the first signs, any verifies. */
   sessionSecret?: string | string[];
-  /** Where sessions live. Default: a bounded memory store. */
-  sessionStore?: SessionStore;
+  /**
+   * Where sessions live: a store, or `SESSION_STORE` (`sqlite`, the default, in `SESSION_SQLITE_PATH`
+   * or `.data/sessions.db`; `memory`).
+   */
+  sessionStore?: SessionStore | 'sqlite' | 'memory';
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
   idleTimeout?: number;
   /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
@@ -76,6 +79,8 @@ export interface KindeConfig {
   absoluteTimeoutMs: number;
   routes: KindeRoutePaths;
   production: boolean;
+  /** The store given as an option, or which built-in one to make. */
+  store: SessionStore | { kind: 'sqlite'; path: string } | { kind: 'memory' };
 }
 
 const DEFAULT_ROUTES: KindeRoutePaths = {
@@ -152,6 +157,19 @@ function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoute
   return merged;
 }
 
+function resolveStore(
+  option: KindeOptions['sessionStore'],
+  env: Record<string, string | undefined>,
+): KindeConfig['store'] {
+  if (typeof option === 'object') return option;
+  const kind = option ?? env.SESSION_STORE ?? 'sqlite';
+  if (kind === 'memory') return { kind };
+  if (kind === 'sqlite') return { kind, path: env.SESSION_SQLITE_PATH || '.data/sessions.db' };
+  fail(
+    `SESSION_STORE (option "sessionStore") must be "sqlite" or "memory" (or a store object); got "${kind}"`,
+  );
+}
+
 /**
  * Validates options and `KINDE_*` variables once, at registration, with messages that name the
  * variable and what it should be.
@@ -200,6 +218,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     fail(`KINDE_SCOPE (option "scope") must include "openid"; got "${scope}"`);
 
   const { secrets, ephemeral } = resolveSecrets(options.sessionSecret, env.SESSION_SECRET, production);
+  const store = resolveStore(options.sessionStore, env);
 
   return {
     issuerUrl,
@@ -217,6 +236,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     absoluteTimeoutMs: positiveSeconds(options.absoluteTimeout, 604_800, 'absoluteTimeout'),
     routes: resolveRoutes(options.routes),
     production,
+    store,
   };
 }
 

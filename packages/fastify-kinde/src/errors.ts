@@ -12,7 +12,9 @@ export type KindeErrorCode =
   | 'ERR_CODE_EXCHANGE'
   | 'ERR_TOKEN_INVALID'
   | 'ERR_PROVIDER_UNAVAILABLE'
-  | 'ERR_BAD_REQUEST';
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_FLAG'
+  | 'ERR_STORE_UNAVAILABLE';
 
 const STATUS: Record<KindeErrorCode, number> = {
   ERR_CONFIG: 500,
@@ -26,6 +28,8 @@ const STATUS: Record<KindeErrorCode, number> = {
   ERR_TOKEN_INVALID: 401,
   ERR_PROVIDER_UNAVAILABLE: 503,
   ERR_BAD_REQUEST: 400,
+  ERR_FLAG: 500,
+  ERR_STORE_UNAVAILABLE: 503,
 };
 
 /**

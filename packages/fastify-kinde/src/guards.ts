@@ -1,12 +1,21 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FlagValue } from './claims.js';
 import type { KindeContext } from './context.js';
 
-/** What a guard demands of the caller. An empty requirement means: authenticated. */
+/** What a guard demands of the caller. An empty requirement means: authenticated. Parts combine with AND. */
 export interface GuardRequirement {
   /** Every one of these permissions. */
   permissions?: readonly string[];
   /** At least one of these permissions. */
   anyPermission?: readonly string[];
+  /** Every one of these role keys. */
+  roles?: readonly string[];
+  /** At least one of these role keys. */
+  anyRole?: readonly string[];
+  /** Feature flags and the value each must have (`true` for a boolean flag that is on). */
+  flags?: Readonly<Record<string, FlagValue>>;
+  /** `true`: the caller acts within some organization; a code: within that one. */
+  org?: true | string;
 }
 
 /** Marks guard functions so the plugin (and OpenAPI) can tell what a route requires. */
@@ -24,26 +33,61 @@ export type KindeGuard = ((
 const NOT_REGISTERED =
   'fastify-kinde is not registered on this instance: register it before the routes it guards';
 
-function permissionsOf(kinde: KindeContext): readonly string[] {
-  const claim = kinde.getClaim('permissions');
-  return Array.isArray(claim) ? (claim as string[]) : [];
+function missingPermission(kinde: KindeContext, requirement: GuardRequirement): string | undefined {
+  const granted = kinde.getPermissions().permissions;
+  const missing = requirement.permissions?.find((p) => !granted.includes(p));
+  if (missing !== undefined) return `Missing permission: ${missing}`;
+  const any = requirement.anyPermission;
+  if (any?.length && !any.some((p) => granted.includes(p)))
+    return `Missing permission: one of ${any.join(', ')}`;
+  return undefined;
 }
 
-/** The reason a caller is refused, or undefined when it passes. */
-function refusal(kinde: KindeContext, requirement: GuardRequirement): string | undefined {
-  const granted = requirement.permissions || requirement.anyPermission ? permissionsOf(kinde) : [];
-  for (const permission of requirement.permissions ?? []) {
-    if (!granted.includes(permission)) return `Missing permission: ${permission}`;
-  }
-  const any = requirement.anyPermission;
-  if (any && any.length > 0 && !any.some((p) => granted.includes(p))) {
-    return `Missing permission: one of ${any.join(', ')}`;
+function missingRole(kinde: KindeContext, requirement: GuardRequirement): string | undefined {
+  const keys = kinde.getRoles().map((r) => r.key);
+  const missing = requirement.roles?.find((r) => !keys.includes(r));
+  if (missing !== undefined) return `Missing role: ${missing}`;
+  const any = requirement.anyRole;
+  if (any?.length && !any.some((r) => keys.includes(r))) return `Missing role: one of ${any.join(', ')}`;
+  return undefined;
+}
+
+function missingFlag(kinde: KindeContext, flags: Readonly<Record<string, FlagValue>>): string | undefined {
+  const held = kinde.getClaimValue('feature_flags') as
+    | Record<string, { v?: unknown } | undefined>
+    | undefined;
+  for (const [code, wanted] of Object.entries(flags)) {
+    if (held?.[code]?.v !== wanted) return `Missing feature flag: ${code}`;
   }
   return undefined;
 }
 
-/** Builds a guard for a requirement. */
-export function guard(requirement: GuardRequirement = {}): KindeGuard {
+function missingOrg(kinde: KindeContext, org: true | string): string | undefined {
+  const current = kinde.getOrganization().orgCode;
+  if (org === true) return current === null ? 'Missing organization' : undefined;
+  return current === org ? undefined : `Missing organization: ${org}`;
+}
+
+/** The reason a caller is refused, or undefined when it passes. */
+function refusal(kinde: KindeContext, requirement: GuardRequirement): string | undefined {
+  return (
+    ((requirement.permissions || requirement.anyPermission) && missingPermission(kinde, requirement)) ||
+    ((requirement.roles || requirement.anyRole) && missingRole(kinde, requirement)) ||
+    (requirement.flags && missingFlag(kinde, requirement.flags)) ||
+    (requirement.org !== undefined && missingOrg(kinde, requirement.org)) ||
+    undefined
+  );
+}
+
+/**
+ * Builds a guard for any requirement; the `require*` helpers are shorthands for it.
+ *
+ * @example
+ * ```ts
+ * app.post('/orgs/acme/items', { onRequest: requireKinde({ roles: ['admin'], org: 'org_acme' }) }, handler);
+ * ```
+ */
+export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
   const check = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
@@ -74,12 +118,17 @@ export function guard(requirement: GuardRequirement = {}): KindeGuard {
  * ```
  */
 export function requireAuth(): KindeGuard {
-  return guard({});
+  return requireKinde({});
+}
+
+/** Turns `'a'` or `['a','b']` into a list. */
+function list(value: string | readonly string[]): string[] {
+  return typeof value === 'string' ? [value] : [...value];
 }
 
 /**
- * Lets through callers granted every listed permission (`{ any: true }`: at least one);
- * others get `403 {"detail":"Missing permission: read:items"}`.
+ * Lets through callers granted every listed permission (`{ any: true }`: at least one); others get
+ * `403 {"detail":"Missing permission: read:items"}`.
  *
  * @example
  * ```ts
@@ -90,8 +139,50 @@ export function requirePermission(
   permissions: string | readonly string[],
   options: { any?: boolean } = {},
 ): KindeGuard {
-  const list = typeof permissions === 'string' ? [permissions] : [...permissions];
-  return guard(options.any ? { anyPermission: list } : { permissions: list });
+  return requireKinde(
+    options.any ? { anyPermission: list(permissions) } : { permissions: list(permissions) },
+  );
+}
+
+/**
+ * Lets through callers holding every listed role key (`{ any: true }`: at least one); others get
+ * `403 {"detail":"Missing role: admin"}`.
+ *
+ * @example
+ * ```ts
+ * app.get('/admin', { onRequest: requireRole('admin') }, handler);
+ * ```
+ */
+export function requireRole(roles: string | readonly string[], options: { any?: boolean } = {}): KindeGuard {
+  return requireKinde(options.any ? { anyRole: list(roles) } : { roles: list(roles) });
+}
+
+/**
+ * Lets through callers whose feature flag `code` is on (a boolean flag) or equals `value`; others get
+ * `403 {"detail":"Missing feature flag: dark_mode"}`.
+ *
+ * @example
+ * ```ts
+ * app.get('/beta', { onRequest: requireFlag('dark_mode') }, handler);
+ * app.get('/pink', { onRequest: requireFlag('theme', 'pink') }, handler);
+ * ```
+ */
+export function requireFlag(code: string, value: FlagValue = true): KindeGuard {
+  return requireKinde({ flags: { [code]: value } });
+}
+
+/**
+ * Lets through callers acting within an organization (or the one named); others get
+ * `403 {"detail":"Missing organization: org_123"}`.
+ *
+ * @example
+ * ```ts
+ * app.get('/org', { onRequest: requireOrg() }, handler);
+ * app.get('/acme', { onRequest: requireOrg('org_acme') }, handler);
+ * ```
+ */
+export function requireOrg(orgCode?: string): KindeGuard {
+  return requireKinde({ org: orgCode ?? true });
 }
 
 /** The requirement a hook carries, when it is a fastify-kinde guard. */

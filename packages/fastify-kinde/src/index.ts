@@ -1,19 +1,25 @@
 import fp from 'fastify-plugin';
 import { kindePlugin } from './plugin.js';
 
+export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
 export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
-export type { KindeContext, TokenName } from './context.js';
+export type { CallerKind, KindeContext, TokenName } from './context.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
   type GuardRequirement,
   KINDE_GUARD,
   type KindeGuard,
   requireAuth,
+  requireFlag,
+  requireKinde,
+  requireOrg,
   requirePermission,
+  requireRole,
 } from './guards.js';
 export type { KindeInstance } from './plugin.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
-export type { Claims, KindeUser } from './session/record.js';
+export type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+export { type SqliteSessionStoreOptions, sqliteSessionStore } from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
 
 /**

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import type { KindeConfig } from './config.js';
-import { isLoopback } from './config.js';
 import { KindeAuthError } from './errors.js';
+import type { KindeUserProfile } from './session/record.js';
 
 /** What one login attempt must remember between the redirect and the callback. */
 export interface LoginChecks {
@@ -31,6 +31,8 @@ export interface OidcClient {
   refresh(refreshToken: string): Promise<ProviderTokens>;
   jwksUri(): Promise<URL>;
   logoutUrl(): string;
+  /** Kinde's `/oauth2/v2/user_profile` for an access token. */
+  userProfile(accessToken: string): Promise<KindeUserProfile>;
 }
 
 /** Maps openid-client's failures onto our codes; the provider's own `error` is kept, never a token. */
@@ -94,7 +96,8 @@ export function createOidcClient(config: KindeConfig): OidcClient {
   function discover(): Promise<client.Configuration> {
     if (pending) return pending;
     const auth = config.clientSecret ? client.ClientSecretPost(config.clientSecret) : client.None();
-    const insecure = issuer.protocol === 'http:' && (isLoopback(issuer.hostname) || !config.production);
+    // Production refuses a non-loopback http issuer in config; here http means a local provider.
+    const insecure = issuer.protocol === 'http:';
     pending = client
       .discovery(issuer, config.clientId, undefined, auth, {
         execute: insecure
@@ -159,6 +162,29 @@ export function createOidcClient(config: KindeConfig): OidcClient {
     async jwksUri() {
       const uri = (await discover()).serverMetadata().jwks_uri;
       return new URL(uri ?? `${config.issuerUrl}/.well-known/jwks.json`);
+    },
+
+    async userProfile(accessToken) {
+      let response: Response;
+      try {
+        response = await fetch(`${config.issuerUrl}/oauth2/v2/user_profile`, {
+          headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+          signal: AbortSignal.timeout(5_000),
+        });
+      } catch (error) {
+        throw providerFailure(error, 'The user profile could not be fetched');
+      }
+      const body = (await response.json().catch(() => null)) as
+        | (KindeUserProfile & { error?: string })
+        | null;
+      if (!response.ok || body === null || typeof body.id !== 'string') {
+        const reason = body?.error ?? `HTTP ${response.status}`;
+        throw new KindeAuthError(
+          response.status >= 500 ? 'ERR_PROVIDER_UNAVAILABLE' : 'ERR_TOKEN_INVALID',
+          `The user profile could not be fetched: ${reason}`,
+        );
+      }
+      return body;
     },
 
     logoutUrl() {

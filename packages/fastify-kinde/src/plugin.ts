@@ -1,21 +1,38 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { type KindeOptions, resolveConfig } from './config.js';
-import { anonymousContext, type KindeContext, sessionContext, unavailableContext } from './context.js';
+import { anonymousContext, callerContext, type KindeContext, unavailableContext } from './context.js';
 import { KindeAuthError } from './errors.js';
-import { type GuardRequirement, guard, type KindeGuard, requireAuth, requirePermission } from './guards.js';
+import {
+  type GuardRequirement,
+  type KindeGuard,
+  requireAuth,
+  requireFlag,
+  requireKinde,
+  requireOrg,
+  requirePermission,
+  requireRole,
+} from './guards.js';
 import { createOidcClient } from './oidc.js';
 import { registerAuthRoutes } from './routes.js';
-import { createSessionManager, type LoadedSession } from './session/manager.js';
+import { createSessionManager, type LoadedSession, type SessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
+import type { KindeUserProfile } from './session/record.js';
 import { createCookieSigner } from './session/signer.js';
-import type { MaybePromise } from './session/store.js';
+import { sqliteSessionStore } from './session/sqlite.js';
+import type { MaybePromise, SessionStore } from './session/store.js';
 import { createTokenVerifier } from './tokens.js';
 
 /** `app.kinde`: the guards, bound to nothing, and a few facts about the configuration. */
 export interface KindeInstance {
   requireAuth: typeof requireAuth;
   requirePermission: typeof requirePermission;
+  requireRole: typeof requireRole;
+  requireFlag: typeof requireFlag;
+  requireOrg: typeof requireOrg;
+  requireKinde: typeof requireKinde;
+  /** The session store in use. */
+  readonly store: SessionStore;
   /** The issuer this app trusts. */
   readonly issuerUrl: string;
   /** The auth route paths. */
@@ -40,12 +57,32 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
+function makeStore(kind: { kind: 'sqlite'; path: string } | { kind: 'memory' }): SessionStore {
+  return kind.kind === 'memory' ? memorySessionStore() : sqliteSessionStore({ path: kind.path });
+}
+
+/** The context of a browser session: claims from the stored record, the profile fetched on demand. */
+function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession): KindeContext {
+  let profile: Promise<KindeUserProfile> | undefined;
+  return callerContext({
+    kind: 'user',
+    via: 'session',
+    sessionId: id,
+    user: record.user,
+    accessToken: record.accessToken,
+    accessClaims: record.accessClaims,
+    idToken: record.idToken,
+    idClaims: record.idClaims,
+    loadProfile: () => (profile ??= sessions.profile(id, record)),
+  });
+}
+
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
 export async function kindePlugin(app: FastifyInstance, options: KindeOptions): Promise<void> {
   const config = resolveConfig(options);
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
-  const ownStore = options.sessionStore === undefined;
-  const store = options.sessionStore ?? memorySessionStore();
+  const ownStore = !('get' in config.store);
+  const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = createOidcClient(config);
   const verifier = createTokenVerifier(config, () => oidc.jwksUri());
@@ -61,9 +98,10 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     if (loaded === undefined) {
       request.kinde = anonymousContext();
       reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
-    } else {
-      request.kinde = sessionContext(loaded.id, loaded.record);
+      return;
     }
+    request.kinde = sessionCaller(sessions, loaded);
+    if (loaded.rotated) sessions.setCookie(reply, loaded.id);
   };
 
   const failed = (request: FastifyRequest, error: unknown) => {
@@ -110,7 +148,13 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   app.addHook('onRoute', (route) => {
     const declared = route.config?.kinde;
     if (declared === undefined || declared === false) return;
-    const check: KindeGuard = guard(declared === true ? {} : declared);
+    if (declared !== true && (typeof declared !== 'object' || declared === null || Array.isArray(declared))) {
+      throw new KindeAuthError(
+        'ERR_CONFIG',
+        `route ${route.method} ${route.url}: config.kinde must be true or a requirement object`,
+      );
+    }
+    const check: KindeGuard = requireKinde(declared === true ? {} : declared);
     const existing = route.onRequest;
     route.onRequest =
       existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];
@@ -121,6 +165,11 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   app.decorate('kinde', {
     requireAuth,
     requirePermission,
+    requireRole,
+    requireFlag,
+    requireOrg,
+    requireKinde,
+    store,
     issuerUrl: config.issuerUrl,
     routes: { ...config.routes },
   } satisfies KindeInstance);

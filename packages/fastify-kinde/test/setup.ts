@@ -15,7 +15,11 @@ export const SECRET = 'test-session-secret-0123456789abcdef';
 
 /** Starts the emulator and an app with `/` (auth), `/admin` (permission), `/whoami` (public). */
 export async function startRig(
-  options: { kinde?: Partial<KindeOptions>; emulator?: Partial<Parameters<typeof startEmulator>[0]> } = {},
+  options: {
+    kinde?: Partial<KindeOptions>;
+    emulator?: Partial<Parameters<typeof startEmulator>[0]>;
+    routes?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<Rig> {
   const emulator = await startEmulator({ port: 0, ...options.emulator });
   const application = defaultDirectory().applications[0]!;
@@ -28,6 +32,7 @@ export async function startRig(
     clientSecret: application.clientSecret,
     siteUrl: appUrl,
     sessionSecret: SECRET,
+    sessionStore: 'memory',
     env: {},
     ...options.kinde,
   });
@@ -39,6 +44,7 @@ export async function startRig(
     user: request.kinde.getUser(),
     token: request.kinde.getAccessToken(),
   }));
+  options.routes?.(app);
   await app.listen({ port, host: '127.0.0.1' });
   return {
     emulator,

@@ -144,3 +144,17 @@ describe('cookie signer', () => {
     assert.equal(signer.unsign(`${signed}x`), undefined);
   });
 });
+
+describe('route option', () => {
+  test('a malformed config.kinde is refused when the route is declared', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyKinde } = await import('../src/index.js');
+    const app = Fastify();
+    await app.register(fastifyKinde, { env: base, sessionStore: 'memory' });
+    assert.throws(
+      () => app.get('/x', { config: { kinde: 'admin' as unknown as true } }, () => ({})),
+      /route GET \/x: config.kinde must be true or a requirement object/,
+    );
+    await app.close();
+  });
+});

@@ -3,7 +3,13 @@ import type { KindeConfig } from '../config.js';
 import { KindeAuthError } from '../errors.js';
 import type { OidcClient, ProviderTokens } from '../oidc.js';
 import type { TokenVerifier } from '../tokens.js';
-import { type Claims, randomId, type SessionRecord, userFromClaims } from './record.js';
+import {
+  type Claims,
+  type KindeUserProfile,
+  randomId,
+  type SessionRecord,
+  userFromClaims,
+} from './record.js';
 import type { CookieSigner } from './signer.js';
 import type { MaybePromise, SessionStore, StoreEntry } from './store.js';
 
@@ -11,6 +17,8 @@ import type { MaybePromise, SessionStore, StoreEntry } from './store.js';
 export interface LoadedSession {
   id: string;
   record: SessionRecord;
+  /** The cookie was signed with an older secret: it should be signed again with the current one. */
+  rotated: boolean;
 }
 
 /** Refresh the access token this long before it expires, so a handler never holds a dying token. */
@@ -35,6 +43,10 @@ export interface SessionManager {
   create(reply: FastifyReply, tokens: ProviderTokens, accessClaims: Claims): Promise<string>;
   /** Deletes the session from the store. */
   destroy(id: string): MaybePromise<boolean>;
+  /** The user profile of a session, fetched from the provider once and kept in the session. */
+  profile(id: string, record: SessionRecord): Promise<KindeUserProfile>;
+  /** Sets the session cookie for `id`. */
+  setCookie(reply: FastifyReply, id: string): void;
   /** Cookie options shared by set and clear. */
   cookieOptions(): { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean };
 }
@@ -105,7 +117,11 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     return flight;
   }
 
-  function admit(id: string, entry: StoreEntry<object> | undefined): MaybePromise<LoadedSession | undefined> {
+  function admit(
+    id: string,
+    entry: StoreEntry<object> | undefined,
+    rotated: boolean,
+  ): MaybePromise<LoadedSession | undefined> {
     if (entry === undefined) return undefined;
     const record = entry.value as SessionRecord;
     const now = Date.now();
@@ -113,9 +129,9 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       return then(store.delete(SESSION_PREFIX + id), () => undefined);
     }
     if (record.accessExpiresAt - REFRESH_SKEW_MS <= now) {
-      return refreshOnce(id, record).then((fresh) => (fresh ? { id, record: fresh } : undefined));
+      return refreshOnce(id, record).then((fresh) => (fresh ? { id, record: fresh, rotated } : undefined));
     }
-    const loaded: LoadedSession = { id, record };
+    const loaded: LoadedSession = { id, record, rotated };
     if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {
       return then(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
     }
@@ -131,7 +147,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       const unsigned = signer.unsign(signedCookie);
       if (unsigned === undefined) return undefined;
       const id = unsigned.value;
-      return then(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry));
+      return then(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated));
     },
     async create(reply, tokens, accessClaims) {
       const idClaims = tokens.idClaims ?? {};
@@ -149,11 +165,21 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       };
       const id = randomId();
       await store.set(SESSION_PREFIX + id, record, ttlFor(record));
+      this.setCookie(reply, id);
+      return id;
+    },
+    setCookie(reply, id) {
       reply.setCookie(cookieName, signer.sign(id), {
         ...this.cookieOptions(),
         maxAge: Math.floor(config.absoluteTimeoutMs / 1000),
       });
-      return id;
+    },
+    async profile(id, record) {
+      if (record.profile) return record.profile;
+      const profile = await oidc.userProfile(record.accessToken);
+      const current = (await store.get(SESSION_PREFIX + id))?.value as SessionRecord | undefined;
+      if (current) await store.set(SESSION_PREFIX + id, { ...current, profile }, ttlFor(current));
+      return profile;
     },
     destroy(id) {
       return store.delete(SESSION_PREFIX + id);

@@ -7,6 +7,22 @@ export interface KindeUser {
   picture: string | null;
 }
 
+/** The provider's `/oauth2/v2/user_profile` answer (Kinde's v2 shape). */
+export interface KindeUserProfile {
+  id: string;
+  sub?: string;
+  provided_id?: string | null;
+  name?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  updated_at?: number;
+  email?: string | null;
+  email_verified?: boolean;
+  picture?: string | null;
+  preferred_username?: string | null;
+  [claim: string]: unknown;
+}
+
 /** JWT claims, as verified when they were stored. */
 export type Claims = Readonly<Record<string, unknown>>;
 
@@ -26,6 +42,8 @@ export interface SessionRecord {
   refreshToken: string | null;
   /** Milliseconds since the epoch; the absolute lifetime counts from here. */
   createdAt: number;
+  /** The user profile, once fetched. */
+  profile?: KindeUserProfile;
 }
 
 /** A login attempt: what the callback must check, kept under its `state` for a few minutes. */

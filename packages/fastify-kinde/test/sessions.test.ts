@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { HttpClient, login } from 'test-kit';
+import { sqliteSessionStore } from '../src/index.js';
+import { createCookieSigner } from '../src/session/signer.js';
+import { type Rig, SECRET, startRig } from './setup.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('session lifetime and cookies', () => {
+  const rigs: Rig[] = [];
+  const dirs: string[] = [];
+  after(async () => {
+    await Promise.all(rigs.map((r) => r.close()));
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('an idle session ends after the idle timeout', async () => {
+    const rig = await startRig({ kinde: { idleTimeout: 1 } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+    await sleep(1_200);
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
+  });
+
+  test('activity keeps a session alive, but not past its absolute lifetime', async () => {
+    const rig = await startRig({ kinde: { idleTimeout: 1, absoluteTimeout: 2 } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    for (let i = 0; i < 3; i++) {
+      await sleep(500);
+      assert.equal(
+        (await client.request(`${rig.appUrl}/`)).status,
+        200,
+        `request ${i} within the idle window`,
+      );
+    }
+    await sleep(700);
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
+  });
+
+  test('a cookie signed with a rotated-out secret still works and is signed again', async () => {
+    const OLD = 'the-previous-session-secret-0123456789';
+    const rig = await startRig({ kinde: { sessionSecret: [SECRET, OLD] } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    const current = client.cookies(rig.appUrl).get('kinde_session')!;
+    const id = createCookieSigner([SECRET]).unsign(decodeURIComponent(current))!.value;
+    const oldCookie = encodeURIComponent(createCookieSigner([OLD]).sign(id));
+    const response = await fetch(`${rig.appUrl}/`, { headers: { cookie: `kinde_session=${oldCookie}` } });
+    assert.equal(response.status, 200);
+    const renewed = response.headers.getSetCookie().find((c) => c.startsWith('kinde_session='));
+    assert.ok(renewed, 'the cookie is signed again');
+    assert.equal(renewed.split(';')[0], `kinde_session=${current}`);
+    const unknown = encodeURIComponent(createCookieSigner(['some-other-secret-0123456789abcdef']).sign(id));
+    const refused = await fetch(`${rig.appUrl}/`, { headers: { cookie: `kinde_session=${unknown}` } });
+    assert.equal(refused.status, 401);
+  });
+
+  test('sessions in SQLite survive the app: a second app on the same file sees them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kinde-sqlite-'));
+    dirs.push(dir);
+    const path = join(dir, 'nested', 'sessions.db');
+    const rig = await startRig({ kinde: { sessionStore: sqliteSessionStore({ path }) } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+    const cookie = client.cookies(rig.appUrl).get('kinde_session')!;
+    const other = await startRig({ kinde: { sessionStore: sqliteSessionStore({ path, cacheEntries: 0 }) } });
+    rigs.push(other);
+    const seen = await fetch(`${other.appUrl}/`, { headers: { cookie: `kinde_session=${cookie}` } });
+    assert.equal(seen.status, 200);
+    await client.follow(`${rig.appUrl}/api/auth/logout`);
+    const gone = await fetch(`${other.appUrl}/`, { headers: { cookie: `kinde_session=${cookie}` } });
+    assert.equal(gone.status, 401, 'logout deleted the row');
+  });
+});
+
+describe('SQLite store', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kinde-sqlite-unit-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('stores, touches, expires, deletes and sweeps', async () => {
+    const store = sqliteSessionStore<{ n: number }>({ path: join(dir, 'a', 'b.db') });
+    try {
+      assert.equal(store.database.pragma('journal_mode', { simple: true }), 'wal');
+      store.set('a', { n: 1 }, 60_000);
+      store.set('short', { n: 2 }, 30);
+      assert.deepEqual((store.get('a') as { value: unknown }).value, { n: 1 });
+      const before = (store.get('a') as { expiresAt: number }).expiresAt;
+      await new Promise((r) => setTimeout(r, 40));
+      store.touch('a', 120_000);
+      assert.ok((store.get('a') as { expiresAt: number }).expiresAt > before);
+      assert.equal(store.get('short'), undefined);
+      assert.equal(store.sweep(), 1, 'the expired row is swept');
+      assert.equal(store.delete('a'), true);
+      assert.equal(store.delete('a'), false);
+      assert.equal(store.get('a'), undefined);
+    } finally {
+      await store.close?.();
+    }
+  });
+
+  test('a reopened file keeps what was written, with and without the cache', async () => {
+    const path = join(dir, 'reopen.db');
+    const first = sqliteSessionStore<{ n: number }>({ path });
+    first.set('x', { n: 7 }, 60_000);
+    await first.close?.();
+    const second = sqliteSessionStore<{ n: number }>({ path, cacheEntries: 0 });
+    assert.deepEqual((second.get('x') as { value: unknown }).value, { n: 7 });
+    await second.close?.();
+  });
+
+  test('refuses a nonsensical cache size', () => {
+    assert.throws(
+      () => sqliteSessionStore({ path: ':memory:', cacheEntries: -1 }),
+      /"cacheEntries" must be a whole number/,
+    );
+  });
+});

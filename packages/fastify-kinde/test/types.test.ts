@@ -1,0 +1,103 @@
+/**
+ * Type test for the public API: this file must compile under the strict tsconfig (it is built by
+ * `npm test`), with no `any`. The `@ts-expect-error` lines prove that misuse does not compile.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import fastifyKinde, {
+  type CallerKind,
+  type GuardRequirement,
+  KindeAuthError,
+  type KindeContext,
+  type KindeFlag,
+  type KindeGuard,
+  type KindeOptions,
+  type KindeRole,
+  type KindeUser,
+  type KindeUserProfile,
+  memorySessionStore,
+  requireAuth,
+  requireFlag,
+  requireKinde,
+  requireOrg,
+  requirePermission,
+  requireRole,
+  type SessionStore,
+} from '../src/index.js';
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T>(_value: T): void {}
+function assertType<_T extends true>(): void {}
+
+export async function typedApp() {
+  const app = Fastify();
+  const options: KindeOptions = {
+    sessionStore: memorySessionStore({ maxEntries: 10 }),
+    routes: { login: '/login' },
+  };
+  await app.register(fastifyKinde, options);
+
+  app.get<{ Params: { id: number } }>(
+    '/items/:id',
+    { onRequest: requirePermission('read:items') },
+    async (request) => {
+      const kinde: KindeContext = request.kinde;
+      const kind: CallerKind = kinde.kind;
+      const user: KindeUser | null = kinde.getUser();
+      const profile: KindeUserProfile | null = await kinde.getUserProfile();
+      const dark: boolean = kinde.getBooleanFlag('dark_mode', false);
+      const theme: string = kinde.getStringFlag('theme', 'light');
+      const max: number = kinde.getIntegerFlag('max_items', 10);
+      const flag: KindeFlag<number> = kinde.getFlag('max_items', 3);
+      const roles: KindeRole[] = kinde.getRoles();
+      const granted: boolean = kinde.getPermission('write:items').isGranted;
+      const orgCode: string | null = kinde.getOrganization().orgCode;
+      const token: string | null = kinde.getAccessToken();
+      assertType<Equal<typeof request.params.id, number>>();
+      return {
+        kind,
+        user,
+        profile,
+        dark,
+        theme,
+        max,
+        flag,
+        roles,
+        granted,
+        orgCode,
+        token,
+        id: request.params.id,
+      };
+    },
+  );
+
+  const requirement: GuardRequirement = { roles: ['admin'], flags: { theme: 'pink' }, org: true };
+  const guards: KindeGuard[] = [
+    requireAuth(),
+    requireRole('admin'),
+    requireFlag('beta'),
+    requireOrg('org_1'),
+    requireKinde(requirement),
+  ];
+  app.get('/guarded', { onRequest: guards }, () => ({ ok: true }));
+  app.get('/declared', { config: { kinde: { permissions: ['read:items'] } } }, () => ({ ok: true }));
+  app.get('/signed-in', { config: { kinde: true } }, () => ({ ok: true }));
+  expectType<typeof requireAuth>(app.kinde.requireAuth);
+  expectType<SessionStore>(app.kinde.store);
+
+  // @ts-expect-error a permission is a string or a list of strings
+  requirePermission(42);
+  // @ts-expect-error flags compare with boolean, string or number values
+  requireFlag('theme', { pink: true });
+  return app;
+}
+
+test('the public API types hold (compiled), and errors carry stable codes', () => {
+  const error = new KindeAuthError('ERR_STATE_MISMATCH', 'x');
+  assert.equal(error.statusCode, 400);
+  assert.equal(error.code, 'ERR_STATE_MISMATCH');
+  // @ts-expect-error only known codes exist
+  new KindeAuthError('ERR_NOPE', 'x');
+  assert.equal(typeof typedApp, 'function');
+});

@@ -1,0 +1,43 @@
+// Runs every workspace's compiled tests with Node's test runner under c8 (coverage of the packages'
+// sources, mapped back to TypeScript), prints the coverage summary, then repeats the runner's counts
+// as the last line so that the counts close the output.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = ['packages', 'examples'];
+const files = roots.flatMap((root) =>
+  readdirSync(root).flatMap((name) => {
+    const dir = join(root, name, 'dist', 'test');
+    return existsSync(dir)
+      ? readdirSync(dir)
+          .filter((f) => f.endsWith('.test.js'))
+          .map((f) => join(dir, f))
+      : [];
+  }),
+);
+mkdirSync('coverage', { recursive: true });
+const tap = join('coverage', 'tests.tap');
+const c8 = [
+  '--reporter=none',
+  '--include=packages/*/src/**',
+  '--include=packages/*/dist/src/**',
+  '--exclude-after-remap',
+];
+const runner = [
+  '--test',
+  '--test-concurrency=2',
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  '--test-reporter=tap',
+  `--test-reporter-destination=${tap}`,
+  ...files,
+];
+const run = spawnSync('npx', ['c8', ...c8, process.execPath, ...runner], { stdio: 'inherit' });
+spawnSync('npx', ['c8', 'report', '--reporter=text-summary', '--reporter=lcov', '--exclude-after-remap'], {
+  stdio: 'inherit',
+});
+const summary = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+const count = (name) => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(summary)?.[1] ?? 0);
+console.log(`\ntests: ${count('pass')} passed, ${count('fail')} failed, ${count('skipped')} skipped`);
+process.exit(run.status ?? 1);
