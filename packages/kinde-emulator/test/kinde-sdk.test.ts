@@ -74,7 +74,7 @@ test('PKCE: login, handleRedirectToApp, user, profile, permissions, flags, organ
   assert.deepEqual(await flag('theme'), { code: 'theme', type: 'string', value: 'pink', is_default: false });
   assert.deepEqual(await flag('max_items'), {
     code: 'max_items',
-    type: 'integer',
+    type: 'number',
     value: 5,
     is_default: false,
   });
