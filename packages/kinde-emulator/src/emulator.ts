@@ -6,7 +6,7 @@ import { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 import { loadOrCreateKeys, saveKeys } from './key-file.js';
 import { generateSigningKey, KeyRing, type SigningKey } from './keys.js';
 import { controlRoutes } from './routes/control.js';
-import { buildApp } from './server.js';
+import { buildApp, type EmulatorLogOptions } from './server.js';
 import { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
 import { validateDirectory } from './validate.js';
@@ -39,8 +39,8 @@ export interface EmulatorOptions {
    * The issuer becomes `https://...`; make Node trust the certificate with `NODE_EXTRA_CA_CERTS`.
    */
   https?: { key: string | Buffer; cert: string | Buffer };
-  /** Fastify's logger (pino); off by default. Tokens, secrets and query strings are never logged. */
-  logger?: boolean;
+  /** Fastify's logger (pino); off by default. Tokens, secrets, cookies and query strings are never logged. */
+  logger?: boolean | EmulatorLogOptions;
   /** A directory JSON file to load instead of `directory`; reloaded when it changes (see `watchDirectory`). */
   directoryFile?: string;
   /** Reload `directoryFile` when it changes (default true). A bad file keeps the previous directory. */

@@ -24,6 +24,7 @@ export {
 export { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 export { createEmulator, type Emulator, type EmulatorOptions, startEmulator } from './emulator.js';
 export { isAtobSafeKid, KeyRing, type SigningKey } from './keys.js';
+export type { EmulatorLogOptions } from './server.js';
 export type {
   Application,
   Directory,

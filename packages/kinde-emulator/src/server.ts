@@ -114,21 +114,36 @@ function registerErrors(app: FastifyInstance): void {
   });
 }
 
+/** Where and how much the emulator logs (pino). */
+export interface EmulatorLogOptions {
+  /** pino level; default `info`. */
+  level?: string;
+  /** Destination; default stdout. */
+  stream?: { write(message: string): void };
+}
+
+function loggerOptions(logger: boolean | EmulatorLogOptions) {
+  if (!logger) return false;
+  const opts = logger === true ? {} : logger;
+  return {
+    level: opts.level ?? 'info',
+    ...(opts.stream ? { stream: opts.stream } : {}),
+    // Never log query strings or headers: they can carry tokens (id_token_hint), codes or cookies.
+    serializers: {
+      req: (req: { method: string; url: string }) => ({ method: req.method, path: req.url.split('?')[0] }),
+    },
+  };
+}
+
 /** Builds the provider's Fastify app around a context (not listening yet). */
 export async function buildApp(
   ctx: EmulatorContext,
-  logger: boolean,
+  logger: boolean | EmulatorLogOptions,
   https?: { key: string | Buffer; cert: string | Buffer },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     ...(https ? { https } : {}),
-    logger: logger
-      ? {
-          level: 'info',
-          // Never log query strings: they can carry tokens (id_token_hint) or codes.
-          serializers: { req: (req) => ({ method: req.method, path: String(req.url).split('?')[0] }) },
-        }
-      : false,
+    logger: loggerOptions(logger),
     forceCloseConnections: true,
     // Malformed URLs (bad percent-encoding) get the protocol's error shape too.
     frameworkErrors: (err, _request, reply) => {
