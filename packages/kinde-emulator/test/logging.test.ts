@@ -27,7 +27,11 @@ test('logs never contain tokens, codes, secrets or cookie values', async () => {
       `${emu.issuerUrl}/logout?id_token_hint=${t.body.id_token}&redirect=http://127.0.0.1:1/`,
       r.cookie,
     );
-    await token(emu, { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: 'WrongSecretValue0123456789' });
+    await token(emu, {
+      grant_type: 'client_credentials',
+      client_id: CLIENT_ID,
+      client_secret: 'WrongSecretValue0123456789',
+    });
     const log = lines.join('');
     assert.ok(lines.length > 5, 'the logger wrote something');
     const secrets = [
