@@ -1,5 +1,9 @@
 import type { EmulatorContext, EndpointFailure, FailureTarget } from './context.js';
+import { findApplication, findUser } from './directory.js';
+import { issueUserTokens, type TokenResponse } from './grants.js';
 import type { SigningKey } from './keys.js';
+import { randomHandle } from './store.js';
+import { signM2mToken } from './tokens.js';
 import type { Directory } from './types.js';
 import { validateDirectory } from './validate.js';
 
@@ -13,6 +17,20 @@ export interface TokenFailureOptions {
   delayMs?: number;
   /** Number of requests affected; default: until cleared. */
   count?: number;
+}
+
+/** What {@link EmulatorControl.issueTokens} signs for. */
+export interface IssueTokensOptions {
+  /** Email or id of a directory user. */
+  user: string;
+  /** Default: the first application. */
+  clientId?: string;
+  /** Default `openid profile email offline`. */
+  scope?: string[];
+  audience?: string[];
+  /** Default: the user's first organization. */
+  orgCode?: string;
+  nonce?: string;
 }
 
 /** Test controls, available from code (`emu.control`) and over HTTP (`/_emulator/...`). */
@@ -93,6 +111,55 @@ export class EmulatorControl {
   /** Replaces the directory (validated first; throws a DirectoryError naming the bad field). */
   setDirectory(directory: Directory | unknown): void {
     this.ctx.directory = validateDirectory(directory);
+  }
+
+  /**
+   * Signs tokens for a user without the browser flow, exactly as the token endpoint would (useful for
+   * Bearer tests). The refresh token, if any, works at `/oauth2/token`.
+   *
+   * @example
+   * const { access_token } = await emu.control.issueTokens({ user: 'admin@example.test' });
+   */
+  async issueTokens(options: IssueTokensOptions): Promise<TokenResponse> {
+    const user = findUser(this.ctx.directory, options.user);
+    if (!user) throw new RangeError(`no user "${options.user}" in the directory`);
+    const app = options.clientId
+      ? findApplication(this.ctx.directory, options.clientId)
+      : this.ctx.directory.applications[0];
+    if (!app) throw new RangeError(`no application "${options.clientId}" in the directory`);
+    const orgCode = options.orgCode ?? user.organizations[0]?.orgCode;
+    if (orgCode && !user.organizations.some((m) => m.orgCode === orgCode)) {
+      throw new RangeError(`${user.email} is not a member of ${orgCode}`);
+    }
+    const now = this.ctx.clock.now();
+    const grant = {
+      issuer: this.issuer(),
+      clientId: app.clientId,
+      user,
+      scope: options.scope ?? ['openid', 'profile', 'email', 'offline'],
+      audience: options.audience ?? [],
+      orgCode,
+      nonce: options.nonce,
+      authTime: now,
+      requestedAt: now,
+    };
+    return issueUserTokens(this.ctx, grant, randomHandle(12), false);
+  }
+
+  /** Signs a client_credentials (M2M) access token for an application (default: the first). */
+  async issueM2mToken(
+    options: { clientId?: string; scope?: string[]; audience?: string[] } = {},
+  ): Promise<string> {
+    const app = options.clientId
+      ? findApplication(this.ctx.directory, options.clientId)
+      : this.ctx.directory.applications[0];
+    if (!app) throw new RangeError(`no application "${options.clientId}" in the directory`);
+    return signM2mToken(this.ctx, this.issuer(), app, options.scope ?? [], options.audience ?? []);
+  }
+
+  private issuer(): string {
+    if (!this.ctx.issuer) throw new Error('the emulator is not listening yet (no issuer URL)');
+    return this.ctx.issuer;
   }
 
   /** Forgets sessions, codes, refresh tokens and the request log; keeps keys and the directory. */

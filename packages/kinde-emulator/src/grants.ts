@@ -41,7 +41,8 @@ interface LiveAccessToken {
   expiresAt: number;
 }
 
-async function issueUserTokens(
+/** Signs the tokens of a user grant (and stores a refresh token when `offline` is granted). */
+export async function issueUserTokens(
   ctx: EmulatorContext,
   g: UserGrant,
   familyId: string,

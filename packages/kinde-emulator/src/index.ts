@@ -14,7 +14,7 @@ export {
   type FailureTarget,
   type TokenFailure,
 } from './context.js';
-export { EmulatorControl, type TokenFailureOptions } from './control.js';
+export { EmulatorControl, type IssueTokensOptions, type TokenFailureOptions } from './control.js';
 export {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
@@ -23,6 +23,7 @@ export {
 } from './directory.js';
 export { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 export { createEmulator, type Emulator, type EmulatorOptions, startEmulator } from './emulator.js';
+export type { TokenResponse } from './grants.js';
 export { isAtobSafeKid, KeyRing, type SigningKey } from './keys.js';
 export type { EmulatorLogOptions } from './server.js';
 export type {

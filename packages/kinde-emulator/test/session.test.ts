@@ -155,3 +155,42 @@ test('Account API: permissions, roles, feature flags, entitlements, portal link 
   assert.equal((await fetch(link.url)).status, 200);
   assert.equal((await fetch(`${emu.issuerUrl}/account_api/v1/roles`)).status, 401);
 });
+
+test('control.issueTokens and issueM2mToken mint tokens without the browser flow', async () => {
+  const t = await emu.control.issueTokens({ user: 'user@example.test', audience: ['api://items'] });
+  const profile = await fetch(`${emu.issuerUrl}/oauth2/v2/user_profile`, {
+    headers: { authorization: `Bearer ${t.access_token}` },
+  });
+  assert.equal(((await profile.json()) as { email: string }).email, 'user@example.test');
+  const payload = JSON.parse(Buffer.from(t.access_token.split('.')[1] ?? '', 'base64url').toString());
+  assert.deepEqual(payload.aud, ['api://items']);
+  assert.equal(payload.org_code, 'org_0000000001');
+  assert.equal(typeof t.id_token, 'string');
+  const refreshed = await token(emu, {
+    grant_type: 'refresh_token',
+    refresh_token: String(t.refresh_token),
+    client_id: CLIENT_ID,
+  });
+  assert.equal(refreshed.status, 200);
+  const m2m = await emu.control.issueM2mToken({ scope: ['read'] });
+  assert.deepEqual(JSON.parse(Buffer.from(m2m.split('.')[1] ?? '', 'base64url').toString()).gty, [
+    'client_credentials',
+  ]);
+  await assert.rejects(emu.control.issueTokens({ user: 'ghost@example.test' }), /no user/);
+  await assert.rejects(
+    emu.control.issueTokens({ user: 'user@example.test', orgCode: 'org_x' }),
+    /not a member/,
+  );
+});
+
+test('logout: id_token_hint narrows the allowed URLs to its application; garbage hint → 400', async () => {
+  const t = await emu.control.issueTokens({ user: 'user@example.test' });
+  const ok = await get(
+    `${emu.issuerUrl}/logout?id_token_hint=${t.id_token}&post_logout_redirect_uri=http://127.0.0.1:1/`,
+  );
+  assert.equal(ok.status, 302);
+  const bad = await get(
+    `${emu.issuerUrl}/logout?id_token_hint=garbage&post_logout_redirect_uri=http://127.0.0.1:1/`,
+  );
+  assert.equal(bad.status, 400);
+});

@@ -1,9 +1,21 @@
 import type { FastifyInstance } from 'fastify';
+import { decodeJwt } from 'jose';
 import type { EmulatorContext } from '../context.js';
 import { findApplication } from '../directory.js';
 import { endSession, PageError } from '../flow.js';
 import { asParams, isAllowedLogout, param } from '../http.js';
 import { sendPage, signedOutPage } from '../pages.js';
+
+/** The client an `id_token_hint` was issued to; it only narrows which URLs are allowed. */
+function clientOfHint(hint: string | undefined): string | undefined {
+  if (!hint) return undefined;
+  try {
+    const azp = decodeJwt(hint).azp;
+    return typeof azp === 'string' ? azp : undefined;
+  } catch {
+    throw new PageError(400, 'Invalid logout request', 'id_token_hint is not a JWT.');
+  }
+}
 
 /**
  * Registers `GET /logout`: ends the SSO session, then redirects to `redirect` (or the OIDC
@@ -16,7 +28,7 @@ export function logoutRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
     let clientId: string | undefined;
     try {
       target = param(q, 'redirect') ?? param(q, 'post_logout_redirect_uri') ?? param(q, 'redirect_uri');
-      clientId = param(q, 'client_id');
+      clientId = param(q, 'client_id') ?? clientOfHint(param(q, 'id_token_hint'));
     } catch (err) {
       throw new PageError(400, 'Invalid logout request', (err as Error).message);
     }
