@@ -196,6 +196,11 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const emu = await createEmulator(options);
-  await emu.listen();
+  try {
+    await emu.listen();
+  } catch (err) {
+    await emu.close().catch(() => {});
+    throw err;
+  }
   return emu;
 }

@@ -75,3 +75,8 @@ test('a malformed URL gets a 400 in the protocol error shape', async () => {
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as { error: string }).error, 'invalid_request');
 });
+
+test('a port already in use rejects with EADDRINUSE', async () => {
+  const port = Number(new URL(emu.issuerUrl).port);
+  await assert.rejects(startEmulator({ port }), (err: NodeJS.ErrnoException) => err.code === 'EADDRINUSE');
+});
