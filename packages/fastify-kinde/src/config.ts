@@ -48,15 +48,18 @@ export interface KindeOptions {
   sessionSecret?: string | string[];
   /**
    * Where sessions live: a store, or `SESSION_STORE` (`sqlite`, the default, in `SESSION_SQLITE_PATH`
-   * or `.data/sessions.db`; `memory`).
+   * or `.data/sessions.db`; `memory`; `redis`, at `REDIS_URL`, keys prefixed by `REDIS_KEY_PREFIX`
+   * (default `kinde:`), a local read cache of `REDIS_LOCAL_CACHE` entries (default 0: off)).
    */
-  sessionStore?: SessionStore | 'sqlite' | 'memory';
+  sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis';
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
   idleTimeout?: number;
   /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
   absoluteTimeout?: number;
   /** Auth route paths. Defaults under `/api/auth`. */
   routes?: Partial<KindeRoutePaths>;
+  /** Bearer-token verification: JWKS refresh in the background after `maxAge` seconds (default 600), an unknown `kid` refetches at most once per `cooldown` seconds (default 30), `clockTolerance` seconds for exp/nbf (default 5), `cacheEntries` verified tokens remembered (default 10,000). */
+  bearer?: { maxAge?: number; cooldown?: number; clockTolerance?: number; cacheEntries?: number };
   /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
   env?: Record<string, string | undefined>;
 }
@@ -79,9 +82,16 @@ export interface KindeConfig {
   absoluteTimeoutMs: number;
   routes: KindeRoutePaths;
   production: boolean;
+  bearer: { maxAgeMs: number; cooldownMs: number; clockToleranceSeconds: number; cacheEntries: number };
   /** The store given as an option, or which built-in one to make. */
-  store: SessionStore | { kind: 'sqlite'; path: string } | { kind: 'memory' };
+  store: SessionStore | BuiltInStore;
 }
+
+/** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
+export type BuiltInStore =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'memory' }
+  | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number };
 
 const DEFAULT_ROUTES: KindeRoutePaths = {
   login: '/api/auth/login',
@@ -157,6 +167,22 @@ function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoute
   return merged;
 }
 
+function redisStore(env: Record<string, string | undefined>): BuiltInStore {
+  const url = env.REDIS_URL || 'redis://127.0.0.1:6379';
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    fail('REDIS_URL must be a URL such as redis://127.0.0.1:6379');
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:')
+    fail(`REDIS_URL must start with redis:// or rediss://; got "${protocol}"`);
+  const entries = Number(env.REDIS_LOCAL_CACHE || 0);
+  if (!Number.isInteger(entries) || entries < 0)
+    fail('REDIS_LOCAL_CACHE must be a whole number of entries (0 turns the local cache off)');
+  return { kind: 'redis', url, prefix: env.REDIS_KEY_PREFIX ?? 'kinde:', localCacheEntries: entries };
+}
+
 function resolveStore(
   option: KindeOptions['sessionStore'],
   env: Record<string, string | undefined>,
@@ -165,8 +191,9 @@ function resolveStore(
   const kind = option ?? env.SESSION_STORE ?? 'sqlite';
   if (kind === 'memory') return { kind };
   if (kind === 'sqlite') return { kind, path: env.SESSION_SQLITE_PATH || '.data/sessions.db' };
+  if (kind === 'redis') return redisStore(env);
   fail(
-    `SESSION_STORE (option "sessionStore") must be "sqlite" or "memory" (or a store object); got "${kind}"`,
+    `SESSION_STORE (option "sessionStore") must be "sqlite", "memory" or "redis" (or a store object); got "${kind}"`,
   );
 }
 
@@ -237,6 +264,13 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     routes: resolveRoutes(options.routes),
     production,
     store,
+    bearer: {
+      maxAgeMs: positiveSeconds(options.bearer?.maxAge, 600, 'bearer.maxAge'),
+      cooldownMs: positiveSeconds(options.bearer?.cooldown, 30, 'bearer.cooldown'),
+      clockToleranceSeconds:
+        positiveSeconds(options.bearer?.clockTolerance, 5, 'bearer.clockTolerance') / 1000,
+      cacheEntries: Math.max(0, Math.floor(options.bearer?.cacheEntries ?? 10_000)),
+    },
   };
 }
 

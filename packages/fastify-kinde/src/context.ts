@@ -39,6 +39,8 @@ export interface KindeContext {
   readonly sessionId: string | null;
   /** True when the session store could not be read: guards answer 503 rather than 401. */
   readonly unavailable: boolean;
+  /** Why presented credentials were refused (e.g. an expired bearer token), for `WWW-Authenticate`. */
+  readonly problem: string | null;
   isAuthenticated(): boolean;
   /** `{id, email, given_name, family_name, picture}` of a person; null for machines and anonymous callers. */
   getUser(): KindeUser | null;
@@ -67,6 +69,7 @@ export interface CallerData {
   via: 'session' | 'bearer' | null;
   sessionId: string | null;
   unavailable: boolean;
+  problem: string | null;
   user: KindeUser | null;
   accessToken: string | null;
   accessClaims: Claims;
@@ -82,6 +85,7 @@ class CallerContext implements KindeContext {
   readonly via: 'session' | 'bearer' | null;
   readonly sessionId: string | null;
   readonly unavailable: boolean;
+  readonly problem: string | null;
   readonly #data: CallerData;
 
   constructor(data: CallerData) {
@@ -89,6 +93,7 @@ class CallerContext implements KindeContext {
     this.via = data.via;
     this.sessionId = data.sessionId;
     this.unavailable = data.unavailable;
+    this.problem = data.problem;
     this.#data = data;
   }
 
@@ -154,6 +159,7 @@ const NOBODY: CallerData = {
   via: null,
   sessionId: null,
   unavailable: false,
+  problem: null,
   user: null,
   accessToken: null,
   accessClaims: EMPTY,
@@ -174,7 +180,12 @@ export function unavailableContext(): KindeContext {
   return UNAVAILABLE;
 }
 
+/** The context of a caller whose bearer token was refused, and why (a phrase for `error_description`). */
+export function refusedContext(problem: string, via: 'bearer' = 'bearer'): KindeContext {
+  return new CallerContext({ ...NOBODY, via, problem });
+}
+
 /** The context of an authenticated caller. */
-export function callerContext(data: Omit<CallerData, 'unavailable'>): KindeContext {
-  return new CallerContext({ ...data, unavailable: false });
+export function callerContext(data: Omit<CallerData, 'unavailable' | 'problem'>): KindeContext {
+  return new CallerContext({ ...data, unavailable: false, problem: null });
 }

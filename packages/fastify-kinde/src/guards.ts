@@ -2,8 +2,13 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { FlagValue } from './claims.js';
 import type { KindeContext } from './context.js';
 
+/** How a caller may authenticate: a browser session, a bearer token, or either (the default). */
+export type AuthMode = 'session' | 'bearer' | 'either';
+
 /** What a guard demands of the caller. An empty requirement means: authenticated. Parts combine with AND. */
 export interface GuardRequirement {
+  /** Which credentials count. Default `either`. */
+  auth?: AuthMode;
   /** Every one of these permissions. */
   permissions?: readonly string[];
   /** At least one of these permissions. */
@@ -88,6 +93,10 @@ function refusal(kinde: KindeContext, requirement: GuardRequirement): string | u
  * ```
  */
 export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
+  const mode = requirement.auth ?? 'either';
+  if (mode !== 'session' && mode !== 'bearer' && mode !== 'either') {
+    throw new TypeError(`"auth" must be "session", "bearer" or "either"; got "${String(mode)}"`);
+  }
   const check = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
@@ -95,12 +104,19 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
       reply.code(503).send({ detail: 'Session store unavailable' });
       return;
     }
-    if (!kinde.isAuthenticated()) {
+    if (!kinde.isAuthenticated() || (mode !== 'either' && kinde.via !== mode)) {
+      if (mode !== 'session') reply.header('www-authenticate', challenge(kinde, mode));
       reply.code(401).send({ detail: 'Not authenticated' });
       return;
     }
     const reason = refusal(kinde, requirement);
     if (reason !== undefined) {
+      if (kinde.via === 'bearer') {
+        reply.header(
+          'www-authenticate',
+          `Bearer error="insufficient_scope", error_description="${quoted(reason)}"`,
+        );
+      }
       reply.code(403).send({ detail: reason });
       return;
     }
@@ -109,16 +125,33 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
   return Object.assign(check, { [KINDE_GUARD]: requirement });
 }
 
+/** Text safe inside an RFC 7235 quoted string. */
+function quoted(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+  return text.replace(/["\\\u0000-\u001f\u007f]/g, '');
+}
+
+/** The RFC 6750 challenge for a refused bearer caller. */
+function challenge(kinde: KindeContext, mode: AuthMode): string {
+  if (kinde.problem !== null)
+    return `Bearer error="invalid_token", error_description="${quoted(kinde.problem)}"`;
+  if (mode === 'bearer' && kinde.via === 'session') {
+    return 'Bearer error="invalid_token", error_description="this route takes a bearer token, not a session"';
+  }
+  return 'Bearer';
+}
+
 /**
  * Lets only authenticated callers through; others get `401 {"detail":"Not authenticated"}`.
  *
  * @example
  * ```ts
  * app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
+ * app.get('/api/report', { onRequest: requireAuth({ auth: 'bearer' }) }, handler); // machines only
  * ```
  */
-export function requireAuth(): KindeGuard {
-  return requireKinde({});
+export function requireAuth(options: { auth?: AuthMode } = {}): KindeGuard {
+  return requireKinde(options.auth ? { auth: options.auth } : {});
 }
 
 /** Turns `'a'` or `['a','b']` into a list. */

@@ -1,7 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import { type KindeOptions, resolveConfig } from './config.js';
-import { anonymousContext, callerContext, type KindeContext, unavailableContext } from './context.js';
+import type { FastifyInstance } from 'fastify';
+import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
+import type { KindeContext } from './context.js';
 import { KindeAuthError } from './errors.js';
 import {
   type GuardRequirement,
@@ -14,13 +14,15 @@ import {
   requireRole,
 } from './guards.js';
 import { createOidcClient } from './oidc.js';
+import { documentRoute, securitySchemes } from './openapi.js';
+import { credentialHook } from './request.js';
 import { registerAuthRoutes } from './routes.js';
-import { createSessionManager, type LoadedSession, type SessionManager } from './session/manager.js';
+import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
-import type { KindeUserProfile } from './session/record.js';
+import { redisSessionStore } from './session/redis.js';
 import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
-import type { MaybePromise, SessionStore } from './session/store.js';
+import type { SessionStore } from './session/store.js';
 import { createTokenVerifier } from './tokens.js';
 
 /** `app.kinde`: the guards, bound to nothing, and a few facts about the configuration. */
@@ -53,28 +55,16 @@ declare module 'fastify' {
   }
 }
 
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
-function makeStore(kind: { kind: 'sqlite'; path: string } | { kind: 'memory' }): SessionStore {
+function makeStore(kind: BuiltInStore): SessionStore {
+  if (kind.kind === 'redis') {
+    const { url, prefix, localCacheEntries } = kind;
+    return redisSessionStore({
+      url,
+      prefix,
+      localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries },
+    });
+  }
   return kind.kind === 'memory' ? memorySessionStore() : sqliteSessionStore({ path: kind.path });
-}
-
-/** The context of a browser session: claims from the stored record, the profile fetched on demand. */
-function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession): KindeContext {
-  let profile: Promise<KindeUserProfile> | undefined;
-  return callerContext({
-    kind: 'user',
-    via: 'session',
-    sessionId: id,
-    user: record.user,
-    accessToken: record.accessToken,
-    accessClaims: record.accessClaims,
-    idToken: record.idToken,
-    idClaims: record.idClaims,
-    loadProfile: () => (profile ??= sessions.profile(id, record)),
-  });
 }
 
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
@@ -85,7 +75,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = createOidcClient(config);
-  const verifier = createTokenVerifier(config, () => oidc.jwksUri());
+  const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
   const sessions = createSessionManager({ config, store, signer, oidc, verifier });
 
   if (config.ephemeralSecret) {
@@ -94,73 +84,39 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     );
   }
 
-  const attach = (request: FastifyRequest, reply: FastifyReply, loaded: LoadedSession | undefined) => {
-    if (loaded === undefined) {
-      request.kinde = anonymousContext();
-      reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
-      return;
-    }
-    request.kinde = sessionCaller(sessions, loaded);
-    if (loaded.rotated) sessions.setCookie(reply, loaded.id);
-  };
-
-  const failed = (request: FastifyRequest, error: unknown) => {
-    const providerDown = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
-    request.log.warn(
-      { code: (error as { code?: string }).code },
-      providerDown
-        ? 'fastify-kinde: the session could not be refreshed, the provider is unreachable'
-        : 'fastify-kinde: the session store failed',
-    );
-    request.kinde = providerDown ? anonymousContext() : unavailableContext();
-  };
-
   app.decorateRequest('kinde', null as unknown as KindeContext);
-  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-    const signed = request.cookies[sessions.cookieName];
-    if (signed === undefined) {
-      request.kinde = anonymousContext();
-      return done();
-    }
-    let loaded: MaybePromise<LoadedSession | undefined>;
-    try {
-      loaded = sessions.load(signed);
-    } catch (error) {
-      failed(request, error);
-      return done();
-    }
-    if (!isPromise(loaded)) {
-      attach(request, reply, loaded);
-      return done();
-    }
-    loaded.then(
-      (value) => {
-        attach(request, reply, value);
-        done();
-      },
-      (error: unknown) => {
-        failed(request, error);
-        done();
-      },
-    );
-  });
+  app.addHook('onRequest', credentialHook({ sessions, verifier, oidc }));
 
+  const permissions = new Set<string>();
   app.addHook('onRoute', (route) => {
     const declared = route.config?.kinde;
-    if (declared === undefined || declared === false) return;
-    if (declared !== true && (typeof declared !== 'object' || declared === null || Array.isArray(declared))) {
-      throw new KindeAuthError(
-        'ERR_CONFIG',
-        `route ${route.method} ${route.url}: config.kinde must be true or a requirement object`,
-      );
+    if (declared !== undefined && declared !== false) {
+      if (
+        declared !== true &&
+        (typeof declared !== 'object' || declared === null || Array.isArray(declared))
+      ) {
+        throw new KindeAuthError(
+          'ERR_CONFIG',
+          `route ${route.method} ${route.url}: config.kinde must be true or a requirement object`,
+        );
+      }
+      const check: KindeGuard = requireKinde(declared === true ? {} : declared);
+      const existing = route.onRequest;
+      route.onRequest =
+        existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];
     }
-    const check: KindeGuard = requireKinde(declared === true ? {} : declared);
-    const existing = route.onRequest;
-    route.onRequest =
-      existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];
+    for (const permission of documentRoute(route)) permissions.add(permission);
   });
 
-  registerAuthRoutes(app, { config, oidc, sessions, store, signer, verifier });
+  registerAuthRoutes(app, {
+    config,
+    oidc,
+    sessions,
+    store,
+    signer,
+    verifier,
+    securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
+  });
 
   app.decorate('kinde', {
     requireAuth,

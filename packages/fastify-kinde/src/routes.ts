@@ -1,5 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type {
+  FastifyContextConfig,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+} from 'fastify';
 import { randomPKCECodeVerifier } from 'openid-client';
 import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
@@ -19,6 +26,14 @@ export interface AuthRouteDeps {
   store: SessionStore;
   signer: CookieSigner;
   verifier: TokenVerifier;
+  /** The OpenAPI security schemes, added to the document by @fastify/swagger through the login route. */
+  securitySchemes: () => Record<string, unknown>;
+}
+
+/** What @fastify/swagger hands a route's `swaggerTransform` (only the parts used here). */
+interface SwaggerTransformArgs {
+  schema: unknown;
+  openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } };
 }
 
 const ATTEMPT_TTL_MS = 10 * 60_000;
@@ -31,8 +46,22 @@ const STATE_CAUSES = [
   'A proxy or load balancer in front of the app rewrote the host or stripped cookies; or this callback URL was opened twice.',
 ];
 
-/** Tags the auth routes in OpenAPI (a plain object: FastifySchema does not declare `tags`). */
-const authTag = { tags: ['auth'] } as FastifySchema;
+const REDIRECT = { description: 'Redirect (see Location)' };
+const BAD = {
+  description: 'A bad parameter, or a login that cannot be completed (an HTML page, or JSON on request)',
+};
+const DOWN = { description: 'The identity provider cannot be reached' };
+
+/** OpenAPI documentation of the auth routes (FastifySchema does not declare `tags` and `summary`). */
+function docs(summary: string, description: string, extra: Record<string, unknown> = {}): FastifySchema {
+  return {
+    tags: ['auth'],
+    summary,
+    description,
+    response: { 302: REDIRECT, 400: BAD, 503: DOWN },
+    ...extra,
+  } as FastifySchema;
+}
 
 const passThrough = { type: 'string', maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
 
@@ -109,7 +138,10 @@ function renderError(error: FastifyError | KindeAuthError, request: FastifyReque
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { config, oidc, sessions, store, signer, verifier } = deps;
   const attemptCookie = config.secureCookies ? '__Host-kinde_login' : 'kinde_login';
-  const common = { errorHandler: renderError, schema: { tags: ['auth'], querystring: loginQuery } };
+  const loginRoute = (summary: string, description: string) => ({
+    errorHandler: renderError,
+    schema: docs(summary, description, { querystring: loginQuery }),
+  });
 
   async function startLogin(
     request: FastifyRequest<{ Querystring: LoginQuery }>,
@@ -140,19 +172,54 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     return reply.header('cache-control', 'no-store').redirect(url.href, 302);
   }
 
-  app.get<{ Querystring: LoginQuery }>(config.routes.login, common, (req, reply) =>
-    startLogin(req, reply, {}),
+  app.get<{ Querystring: LoginQuery }>(
+    config.routes.login,
+    {
+      ...loginRoute(
+        'Sign in with Kinde',
+        'Starts the authorization-code flow with PKCE and redirects to Kinde.',
+      ),
+      // @fastify/swagger runs this while it builds the document: it adds the security schemes.
+      config: {
+        swaggerTransform: ({ schema, openapiObject }: SwaggerTransformArgs) => {
+          if (openapiObject) {
+            openapiObject.components ??= {};
+            openapiObject.components.securitySchemes = {
+              ...openapiObject.components.securitySchemes,
+              ...deps.securitySchemes(),
+            };
+          }
+          return { schema };
+        },
+      } as FastifyContextConfig,
+    },
+    (req, reply) => startLogin(req, reply, {}),
   );
-  app.get<{ Querystring: LoginQuery }>(config.routes.register, common, (req, reply) =>
-    startLogin(req, reply, { prompt: 'create' }),
+  app.get<{ Querystring: LoginQuery }>(
+    config.routes.register,
+    loginRoute('Sign up with Kinde', 'Like login, but opens Kinde on the sign-up page (`prompt=create`).'),
+    (req, reply) => startLogin(req, reply, { prompt: 'create' }),
   );
-  app.get<{ Querystring: LoginQuery }>(config.routes.createOrg, common, (req, reply) =>
-    startLogin(req, reply, { prompt: 'create', is_create_org: 'true', org_name: req.query.org_name ?? '' }),
+  app.get<{ Querystring: LoginQuery }>(
+    config.routes.createOrg,
+    loginRoute(
+      'Sign up and create an organization',
+      'Sign-up that also creates an organization named `org_name`.',
+    ),
+    (req, reply) =>
+      startLogin(req, reply, { prompt: 'create', is_create_org: 'true', org_name: req.query.org_name ?? '' }),
   );
 
   app.get(
     config.routes.callback,
-    { errorHandler: renderError, logLevel: 'warn', schema: authTag },
+    {
+      errorHandler: renderError,
+      logLevel: 'warn',
+      schema: docs(
+        'Kinde callback',
+        'Where Kinde sends the browser back: checks `state`, exchanges the code, starts the session.',
+      ),
+    },
     async (request, reply) => {
       const params = new URLSearchParams(
         request.url.slice(request.url.indexOf('?') + 1 || request.url.length),
@@ -218,7 +285,8 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
     },
   );
 
-  app.get(config.routes.logout, { errorHandler: renderError, schema: authTag }, async (request, reply) => {
+  const logoutDocs = docs('Sign out', 'Ends the session here and at Kinde.');
+  app.get(config.routes.logout, { errorHandler: renderError, schema: logoutDocs }, async (request, reply) => {
     const id = request.kinde.sessionId;
     if (id !== null) await sessions.destroy(id);
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());

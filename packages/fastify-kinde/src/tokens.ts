@@ -1,50 +1,103 @@
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { type JWTVerifyOptions, errors as joseErrors, jwtVerify } from 'jose';
 import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
+import { createJwksCache, type JwksCacheOptions } from './jwks.js';
 import type { Claims } from './session/record.js';
+import type { MaybePromise } from './session/store.js';
 
-/** Verifies Kinde access tokens locally against the issuer's JWKS (cached by jose). */
+/** Verifies Kinde access tokens locally against the issuer's JWKS. */
 export interface TokenVerifier {
+  /** Verifies a token (signature, RS256, issuer, audience, exp/nbf); throws `ERR_TOKEN_INVALID`. */
   verify(token: string): Promise<Claims>;
+  /** The same, answered from a bounded cache of verified tokens while they are unexpired. */
+  verifyCached(token: string): MaybePromise<Claims>;
+}
+
+/** Options of the verifier. */
+export interface TokenVerifierOptions extends JwksCacheOptions {
+  /** Verified tokens remembered (least recently used first out). Default 10,000. */
+  cacheEntries?: number;
+  /** Seconds of leeway for `exp` and `nbf`. Default 5. */
+  clockToleranceSeconds?: number;
+}
+
+interface Verified {
+  claims: Claims;
+  /** Milliseconds: past this the token is expired even with the tolerance. */
+  until: number;
+  /** Milliseconds: before this the token is not yet valid. */
+  from: number;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === 'nbf') return 'the token is not valid yet';
+    if (error.claim === 'iss') return 'the token was issued by another issuer';
+    if (error.claim === 'aud') return 'the token is not meant for this API (audience)';
+    return `the "${error.claim}" claim is invalid`;
+  }
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the token is not signed with RS256';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'the token is signed with an unknown key';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the signature does not verify';
+  if (error instanceof joseErrors.JWSInvalid || error instanceof joseErrors.JWTInvalid)
+    return 'the token is malformed';
+  return 'the token is invalid';
 }
 
 /**
- * RS256 only, exact issuer, the configured audience when there is one, 5 s clock tolerance.
- * The JWKS is cached; an unknown `kid` refetches at most once per 30 s cooldown.
+ * RS256 only, exact issuer, the configured audience when there is one, a few seconds of clock
+ * tolerance. Keys come from a JWKS cache that keeps serving while the provider is down.
  */
-export function createTokenVerifier(config: KindeConfig, jwksUri: () => Promise<URL>): TokenVerifier {
-  let jwks: ReturnType<typeof createRemoteJWKSet> | undefined;
-  const options = {
+export function createTokenVerifier(
+  config: KindeConfig,
+  jwksUri: () => Promise<URL>,
+  options: TokenVerifierOptions = {},
+): TokenVerifier {
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  const maxEntries = options.cacheEntries ?? 10_000;
+  const verified = new Map<string, Verified>();
+  const jwks = createJwksCache(jwksUri, { ...options, onKeysRemoved: () => verified.clear() });
+  const verifyOptions: JWTVerifyOptions = {
     issuer: config.issuerUrl,
     algorithms: ['RS256'],
-    clockTolerance: 5,
+    clockTolerance: tolerance,
     requiredClaims: ['exp'],
     ...(config.audience.length > 0 ? { audience: config.audience } : {}),
   };
 
+  async function verify(token: string): Promise<Claims> {
+    try {
+      const { payload } = await jwtVerify(token, (header) => jwks.getKey(header), verifyOptions);
+      return payload;
+    } catch (error) {
+      if (error instanceof KindeAuthError) throw error;
+      throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${describe(error)}`, {
+        reason: describe(error),
+      });
+    }
+  }
+
+  async function verifyAndRemember(token: string): Promise<Claims> {
+    const claims = await verify(token);
+    const exp = typeof claims.exp === 'number' ? claims.exp : 0;
+    const nbf = typeof claims.nbf === 'number' ? claims.nbf : 0;
+    if (maxEntries === 0) return claims;
+    verified.set(token, { claims, until: (exp + tolerance) * 1000, from: (nbf - tolerance) * 1000 });
+    if (verified.size > maxEntries) verified.delete(verified.keys().next().value as string);
+    return claims;
+  }
+
   return {
-    async verify(token) {
-      jwks ??= createRemoteJWKSet(await jwksUri(), { cooldownDuration: 30_000, timeoutDuration: 5_000 });
-      try {
-        const { payload } = await jwtVerify(token, jwks, options);
-        return payload;
-      } catch (error) {
-        if (error instanceof joseErrors.JWKSTimeout || (error as Error).name === 'TypeError') {
-          throw new KindeAuthError(
-            'ERR_PROVIDER_UNAVAILABLE',
-            'The signing keys could not be fetched',
-            {},
-            { cause: error },
-          );
-        }
-        const reason = error instanceof joseErrors.JOSEError ? error.code : 'ERR_JWT_INVALID';
-        throw new KindeAuthError(
-          'ERR_TOKEN_INVALID',
-          `The access token was rejected (${reason})`,
-          { reason },
-          { cause: error },
-        );
-      }
+    verify,
+    verifyCached(token) {
+      const hit = maxEntries > 0 ? verified.get(token) : undefined;
+      if (hit === undefined) return verifyAndRemember(token);
+      const now = Date.now();
+      jwks.tick();
+      if (now < hit.until && now >= hit.from) return hit.claims;
+      verified.delete(token);
+      return verifyAndRemember(token);
     },
   };
 }

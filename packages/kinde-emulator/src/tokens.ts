@@ -115,6 +115,7 @@ export async function signM2mToken(
     v: '2',
   };
   if (app.orgCode) claims.org_code = app.orgCode;
+  if (app.permissions) claims.permissions = [...app.permissions];
   return sign(ctx, claims);
 }
 

@@ -69,6 +69,8 @@ export interface Application {
   audiences?: string[];
   /** Organization a client_credentials token is scoped to (adds `org_code`). */
   orgCode?: string;
+  /** Permissions a client_credentials token carries (`permissions` claim), as an org-scoped M2M app is granted. */
+  permissions?: string[];
 }
 
 /** Token lifetimes in seconds. */

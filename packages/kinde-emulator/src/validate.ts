@@ -168,7 +168,7 @@ function url(v: unknown, f: string): string {
 const APP_KEYS = ['name', 'clientId', 'clientSecret', 'grants', 'redirectUris', 'logoutUris'];
 
 function application(v: unknown, f: string, orgs: Organization[]): Application {
-  const o = obj(v, f, [...APP_KEYS, 'allowLoopbackRedirects', 'audiences', 'orgCode']);
+  const o = obj(v, f, [...APP_KEYS, 'allowLoopbackRedirects', 'audiences', 'orgCode', 'permissions']);
   const clientId = str(
     o.clientId,
     `${f}.clientId`,
@@ -204,6 +204,7 @@ function application(v: unknown, f: string, orgs: Organization[]): Application {
     app.allowLoopbackRedirects = o.allowLoopbackRedirects;
   }
   if (o.audiences !== undefined) app.audiences = strList(o.audiences, `${f}.audiences`);
+  if (o.permissions !== undefined) app.permissions = strList(o.permissions, `${f}.permissions`);
   if (o.orgCode !== undefined) {
     app.orgCode = str(o.orgCode, `${f}.orgCode`);
     if (!orgs.some((g) => g.code === app.orgCode))

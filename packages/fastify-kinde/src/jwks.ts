@@ -1,0 +1,99 @@
+import { createLocalJWKSet, type JSONWebKeySet, type JWTHeaderParameters, errors as joseErrors } from 'jose';
+import { KindeAuthError } from './errors.js';
+
+/** Options of {@link createJwksCache}. */
+export interface JwksCacheOptions {
+  /** After this many milliseconds the key set is refetched in the background; requests never wait for it. Default 10 min. */
+  maxAgeMs?: number;
+  /** An unknown `kid` refetches at most once per this many milliseconds. Default 30 s. */
+  cooldownMs?: number;
+  /** A fetch gives up after this many milliseconds. Default 5 s. */
+  timeoutMs?: number;
+  /** Called when a refetch removed a key, so that anything verified with it can be forgotten. */
+  onKeysRemoved?: () => void;
+}
+
+/** The issuer's signing keys, cached. */
+export interface JwksCache {
+  /** For jose's `jwtVerify`: the key for a token header. */
+  getKey(header: JWTHeaderParameters): ReturnType<KeyGetter>;
+  /** Fetches now (one fetch in flight at a time). */
+  refresh(): Promise<void>;
+  /** Starts a background refresh when the set is stale; never waits. Cheap: call it on every use. */
+  tick(): void;
+}
+
+type KeyGetter = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * A JWKS cache made for outages: the first use fetches; afterwards a stale set is refreshed in the
+ * background while the cached keys keep serving, so a provider that is down stalls no request whose
+ * key is known. An unknown `kid` triggers at most one fetch per cooldown, one fetch at a time.
+ */
+export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptions = {}): JwksCache {
+  const maxAgeMs = options.maxAgeMs ?? 600_000;
+  const cooldownMs = options.cooldownMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 5_000;
+  let keys: KeyGetter | undefined;
+  let kids = new Set<string>();
+  let fetchedAt = 0;
+  let attemptedAt = 0;
+  let inflight: Promise<void> | undefined;
+
+  async function fetchKeys(): Promise<void> {
+    attemptedAt = Date.now();
+    let jwks: JSONWebKeySet;
+    try {
+      const response = await fetch(await uri(), {
+        signal: AbortSignal.timeout(timeoutMs),
+        headers: { accept: 'application/json' },
+      });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      jwks = (await response.json()) as JSONWebKeySet;
+      if (!Array.isArray(jwks?.keys)) throw new Error('no "keys" array');
+    } catch (error) {
+      throw new KindeAuthError(
+        'ERR_PROVIDER_UNAVAILABLE',
+        'The signing keys could not be fetched',
+        {},
+        { cause: error },
+      );
+    }
+    const next = new Set(jwks.keys.map((k) => String(k.kid)));
+    const removed = [...kids].some((kid) => !next.has(kid));
+    keys = createLocalJWKSet(jwks);
+    kids = next;
+    fetchedAt = Date.now();
+    if (removed) options.onKeysRemoved?.();
+  }
+
+  function refresh(): Promise<void> {
+    inflight ??= fetchKeys().finally(() => {
+      inflight = undefined;
+    });
+    return inflight;
+  }
+
+  function tick(): void {
+    const now = Date.now();
+    if (keys !== undefined && now - fetchedAt > maxAgeMs && now - attemptedAt > cooldownMs)
+      refresh().catch(() => {});
+  }
+
+  return {
+    refresh,
+    tick,
+    async getKey(header) {
+      if (keys === undefined) await refresh();
+      else tick();
+      try {
+        return await keys!(header);
+      } catch (error) {
+        const unknownKid = error instanceof joseErrors.JWKSNoMatchingKey;
+        if (!unknownKid || Date.now() - attemptedAt < cooldownMs) throw error;
+        await refresh();
+        return keys!(header);
+      }
+    },
+  };
+}
