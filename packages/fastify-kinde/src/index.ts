@@ -19,6 +19,12 @@ export {
 export type { KindeInstance } from './plugin.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
 export type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+export {
+  type RedisLocalCacheOptions,
+  type RedisSessionStore,
+  type RedisSessionStoreOptions,
+  redisSessionStore,
+} from './session/redis.js';
 export { type SqliteSessionStoreOptions, sqliteSessionStore } from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
 

@@ -24,6 +24,23 @@ export interface LoadedSession {
 /** Refresh the access token this long before it expires, so a handler never holds a dying token. */
 const REFRESH_SKEW_MS = 5_000;
 const SESSION_PREFIX = 'sess:';
+/** How long one instance may hold a session's refresh lease: longer than a provider round trip takes. */
+const REFRESH_LEASE_MS = 15_000;
+/** How long past the lease a waiting instance keeps waiting (to take over a lease whose holder died). */
+const REFRESH_WAIT_SLACK_MS = 2_000;
+/** How often an instance waiting for another one's refresh reads the store. */
+const REFRESH_POLL_MS = 20;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The same tokens: nobody refreshed in between. */
+function sameTokens(a: SessionRecord, b: SessionRecord): boolean {
+  return (
+    a.accessToken === b.accessToken &&
+    a.refreshToken === b.refreshToken &&
+    a.accessExpiresAt === b.accessExpiresAt
+  );
+}
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
@@ -34,7 +51,10 @@ export function then<T, R>(value: MaybePromise<T>, next: (v: T) => MaybePromise<
   return isPromise(value) ? value.then(next) : next(value);
 }
 
-/** Session lifecycle: read (with rolling idle timeout and single-flight refresh), create, destroy. */
+/**
+ * Session lifecycle: read (with rolling idle timeout and single-flight refresh, in process and, with a
+ * store that offers leases, across processes), create, destroy.
+ */
 export interface SessionManager {
   readonly cookieName: string;
   /** Reads the session named by a signed cookie value; undefined when absent, forged, expired or ended. */
@@ -73,7 +93,19 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
   const ttlFor = (record: SessionRecord) =>
     Math.min(config.idleTimeoutMs, record.createdAt + config.absoluteTimeoutMs - Date.now());
 
-  async function refresh(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
+  const current = async (id: string) =>
+    (await store.get(SESSION_PREFIX + id))?.value as SessionRecord | undefined;
+
+  /** Stores `next` only while the session still exists, so a refresh racing a logout cannot revive it. */
+  async function save(id: string, next: SessionRecord): Promise<boolean> {
+    if (store.replace) return store.replace(SESSION_PREFIX + id, next, ttlFor(next));
+    if ((await store.get(SESSION_PREFIX + id)) === undefined) return false;
+    await store.set(SESSION_PREFIX + id, next, ttlFor(next));
+    return true;
+  }
+
+  /** Trades `record`'s refresh token for new tokens and stores them. */
+  async function refreshWith(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
     if (record.refreshToken === null) {
       await store.delete(SESSION_PREFIX + id);
       return undefined;
@@ -89,6 +121,9 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     } catch (error) {
       // The provider being unreachable is not the user's fault: keep the session for a later try.
       if (error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE') throw error;
+      // Refused. When someone else refreshed meanwhile, their result stands: a loser never ends a session.
+      const latest = await current(id);
+      if (latest !== undefined && !sameTokens(latest, record)) return latest;
       await store.delete(SESSION_PREFIX + id);
       return undefined;
     }
@@ -104,8 +139,43 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       // A response without a new refresh token keeps the old one.
       refreshToken: tokens.refreshToken ?? record.refreshToken,
     };
-    await store.set(SESSION_PREFIX + id, next, ttlFor(next));
-    return next;
+    return (await save(id, next)) ? next : undefined;
+  }
+
+  /**
+   * One refresh across every process sharing the store, when it offers leases: the holder asks the
+   * provider; the others poll the store for its result. Without leases, the in-process flight suffices.
+   */
+  async function refresh(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
+    if (store.lock === undefined) return refreshWith(id, record);
+    const key = SESSION_PREFIX + id;
+    const deadline = Date.now() + REFRESH_LEASE_MS + REFRESH_WAIT_SLACK_MS;
+    for (;;) {
+      const token = await store.lock(key, REFRESH_LEASE_MS);
+      if (token !== undefined) {
+        try {
+          // Read under the lease: a holder before us may have refreshed already.
+          const latest = await current(id);
+          if (latest === undefined || !sameTokens(latest, record)) return latest;
+          return await refreshWith(id, latest);
+        } finally {
+          try {
+            await store.unlock?.(key, token);
+          } catch {
+            // The lease expires by itself.
+          }
+        }
+      }
+      if (Date.now() > deadline) {
+        throw new KindeAuthError(
+          'ERR_PROVIDER_UNAVAILABLE',
+          'Another instance is refreshing this session and has not finished',
+        );
+      }
+      await sleep(REFRESH_POLL_MS);
+      const latest = await current(id);
+      if (latest === undefined || !sameTokens(latest, record)) return latest;
+    }
   }
 
   function refreshOnce(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
@@ -177,8 +247,8 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     async profile(id, record) {
       if (record.profile) return record.profile;
       const profile = await oidc.userProfile(record.accessToken);
-      const current = (await store.get(SESSION_PREFIX + id))?.value as SessionRecord | undefined;
-      if (current) await store.set(SESSION_PREFIX + id, { ...current, profile }, ttlFor(current));
+      const latest = await current(id);
+      if (latest) await save(id, { ...latest, profile });
       return profile;
     },
     destroy(id) {

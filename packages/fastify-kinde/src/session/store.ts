@@ -32,4 +32,22 @@ export interface SessionStore<T extends object = object> {
   delete(id: string): MaybePromise<boolean>;
   /** Releases connections, timers and file handles. */
   close?(): MaybePromise<void>;
+
+  /**
+   * Optional, for stores shared by many processes (Redis): stores `value` only over a live entry
+   * and answers whether it did, so a write racing a delete (a refresh racing a logout) cannot bring
+   * the entry back. Without it, callers read, then `set`.
+   */
+  replace?(id: string, value: T, ttlMs: number): MaybePromise<boolean>;
+  /**
+   * Optional, for stores shared by many processes: takes a lease on the entry `id` for `ttlMs`
+   * milliseconds, across every process using the store. Answers a token when taken, undefined when
+   * another holder has it. Once taken, `get(id)` reads the shared value, never a local copy.
+   * The session manager uses it so that one instance refreshes a session's tokens and the others
+   * wait for its stored result. Stores that only live in one process leave it out: the manager's
+   * in-process single flight is enough there.
+   */
+  lock?(id: string, ttlMs: number): MaybePromise<string | undefined>;
+  /** Gives the lease back, only when `token` still holds it. */
+  unlock?(id: string, token: string): MaybePromise<void>;
 }

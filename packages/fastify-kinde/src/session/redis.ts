@@ -1,0 +1,398 @@
+import { type Cluster, Redis } from 'ioredis';
+import { KindeAuthError } from '../errors.js';
+import { randomId } from './record.js';
+import type { SessionStore, StoreEntry } from './store.js';
+
+/** Options of the in-process read cache of {@link redisSessionStore}. */
+export interface RedisLocalCacheOptions {
+  /** Parsed entries kept in process; the least recently used goes first. Default 10,000. */
+  maxEntries?: number;
+  /**
+   * How often the invalidation connection is checked with a PING, in milliseconds. The cache is
+   * bypassed when no answer came for twice this long (a connection that went silent). Default 500.
+   */
+  heartbeatMs?: number;
+}
+
+/** Options of {@link redisSessionStore}. */
+export interface RedisSessionStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. Default `redis://127.0.0.1:6379`. Ignored with `client`. */
+  url?: string;
+  /**
+   * Your own ioredis client: Sentinel, TLS, or a `Cluster`. The store does not close it. Give it
+   * `enableOfflineQueue: false` and a `commandTimeout` so that an outage fails fast; the store
+   * bounds its own calls by `commandTimeoutMs` either way.
+   */
+  client?: Redis | Cluster;
+  /** Prepended to every key and to the invalidation channel. Default `kinde:`. */
+  prefix?: string;
+  /**
+   * An in-process read cache in front of Redis, kept exact through Redis pub/sub: every write and
+   * delete publishes the id, and every instance drops its copy. While the subscription is down or
+   * silent the cache is bypassed. `true` for the defaults. Not with a `Cluster` client. Default off.
+   */
+  localCache?: RedisLocalCacheOptions | boolean;
+  /** Longest wait for Redis in milliseconds; past it the call fails with `ERR_STORE_UNAVAILABLE`. Default 1,000. */
+  commandTimeoutMs?: number;
+}
+
+/** The Redis store: a {@link SessionStore} with leases (`lock`), `replace`, and a few facts. */
+export interface RedisSessionStore<T extends object = object> extends SessionStore<T> {
+  /** The ioredis client the store talks through. */
+  readonly client: Redis | Cluster;
+  /** Whether the local cache is in use right now (subscribed and heard from), and its size. */
+  readonly cache: { readonly usable: boolean; readonly size: number } | undefined;
+  /** Resolves when Redis answered once (and, with the cache, the invalidation channel is subscribed). */
+  ready(): Promise<void>;
+  set(id: string, value: T, ttlMs: number): Promise<void>;
+  touch(id: string, ttlMs: number): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  replace(id: string, value: T, ttlMs: number): Promise<boolean>;
+  lock(id: string, ttlMs: number): Promise<string | undefined>;
+  unlock(id: string, token: string): Promise<void>;
+}
+
+// One round trip each; the write and its invalidation message are one atomic step.
+const SCRIPTS = {
+  kindeStoreGet: {
+    numberOfKeys: 1,
+    lua: "local v = redis.call('GET', KEYS[1]) if not v then return nil end return {v, redis.call('PTTL', KEYS[1])}",
+  },
+  kindeStoreSet: {
+    numberOfKeys: 1,
+    lua: `local ok
+if ARGV[3] == 'XX' then ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'XX')
+else ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+if ok then return 1 end return 0`,
+  },
+  kindeStoreDel: {
+    numberOfKeys: 1,
+    lua: "local n = redis.call('DEL', KEYS[1]) redis.call('PUBLISH', ARGV[1], ARGV[2]) return n",
+  },
+  kindeStoreUnlock: {
+    numberOfKeys: 1,
+    lua: "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+  },
+} as const;
+
+interface Scripted {
+  kindeStoreGet(key: string): Promise<[string, number] | null>;
+  kindeStoreSet(
+    key: string,
+    json: string,
+    ttl: number,
+    mode: string,
+    channel: string,
+    id: string,
+  ): Promise<number>;
+  kindeStoreDel(key: string, channel: string, id: string): Promise<number>;
+  kindeStoreUnlock(key: string, token: string): Promise<number>;
+}
+
+/** A read in flight; `stale` once an invalidation for its id arrived after it was sent. */
+interface Flight<T> {
+  promise: Promise<StoreEntry<T> | undefined>;
+  stale: boolean;
+}
+
+const noop = () => {};
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`"${name}" must be a positive integer`);
+  return value;
+}
+
+/** A client that fails fast during an outage and reconnects on its own. */
+function ownClient(url: string, commandTimeoutMs: number): Redis {
+  const client = new Redis(url, {
+    commandTimeout: commandTimeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    connectTimeout: Math.max(commandTimeoutMs, 2_000),
+    retryStrategy: (attempt) => Math.min(attempt * 50, 500),
+  });
+  client.on('error', noop);
+  return client;
+}
+
+/** Resolves at the client's first `ready`. */
+function firstReady(client: Redis | Cluster): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => client.once('ready', () => resolve()));
+}
+
+/**
+ * Sessions in Redis (ioredis 5), shared by every instance of the app. Keys carry `prefix` and
+ * expire through `PX`; `delete` is a single `DEL`, so a login attempt is consumed once across
+ * instances. Every call is bounded by `commandTimeoutMs` and fails with `ERR_STORE_UNAVAILABLE`,
+ * which guards answer with 503; the client reconnects by itself. With `localCache`, reads are served
+ * from process memory and kept exact through pub/sub (see the README for the bound).
+ *
+ * @example
+ * ```ts
+ * app.register(fastifyKinde, {
+ *   sessionStore: redisSessionStore({ url: process.env.REDIS_URL, localCache: { maxEntries: 10_000 } }),
+ * });
+ * // Sentinel or Cluster: bring your own client.
+ * redisSessionStore({ client: new Redis({ sentinels: [{ host: 's1', port: 26379 }], name: 'main' }) });
+ * ```
+ */
+export function redisSessionStore<T extends object = object>(
+  options: RedisSessionStoreOptions = {},
+): RedisSessionStore<T> {
+  const prefix = options.prefix ?? 'kinde:';
+  const timeoutMs = positiveInteger(options.commandTimeoutMs ?? 1_000, 'commandTimeoutMs');
+  const cacheOptions =
+    options.localCache === true ? {} : options.localCache === false ? undefined : options.localCache;
+  const client = options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs);
+  if (cacheOptions !== undefined && (client as Cluster).isCluster === true) {
+    throw new TypeError('"localCache" needs a standalone or Sentinel client, not a Cluster');
+  }
+  for (const [name, script] of Object.entries(SCRIPTS)) client.defineCommand(name, script);
+  const scripted = client as unknown as Scripted;
+  const channel = `${prefix}invalidate`;
+
+  let started = client.status === 'ready';
+  const clientReady = firstReady(client).then(() => {
+    started = true;
+  });
+
+  function unavailable(cause: unknown): KindeAuthError {
+    if (cause instanceof KindeAuthError) return cause;
+    return new KindeAuthError(
+      'ERR_STORE_UNAVAILABLE',
+      'The session store (Redis) is unavailable',
+      {},
+      { cause },
+    );
+  }
+
+  /** Runs one Redis call, failing with ERR_STORE_UNAVAILABLE after `timeoutMs` at the latest. */
+  function bounded<R>(work: () => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(unavailable(new Error(`no answer within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
+      const run = started ? work() : clientReady.then(work);
+      run.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(unavailable(error));
+        },
+      );
+    });
+  }
+
+  const cache =
+    cacheOptions === undefined
+      ? undefined
+      : localCache<T>(client as Redis, channel, timeoutMs, cacheOptions ?? {});
+
+  function read(id: string): Promise<StoreEntry<T> | undefined> {
+    const flight: Flight<T> = { promise: undefined as never, stale: cache === undefined || !cache.usable() };
+    flight.promise = bounded(() => scripted.kindeStoreGet(prefix + id)).then(
+      (reply) => {
+        cache?.settled(id, flight);
+        if (reply === null) return undefined;
+        const ttl = Number(reply[1]);
+        const entry: StoreEntry<T> = {
+          value: JSON.parse(reply[0]) as T,
+          expiresAt: ttl >= 0 ? Date.now() + ttl : Number.MAX_SAFE_INTEGER,
+        };
+        if (!flight.stale) cache?.remember(id, entry);
+        return entry;
+      },
+      (error: unknown) => {
+        cache?.settled(id, flight);
+        throw error;
+      },
+    );
+    cache?.flying(id, flight);
+    return flight.promise;
+  }
+
+  function write(id: string, value: T, ttlMs: number, mode: '' | 'XX'): Promise<boolean> {
+    cache?.invalidate(id);
+    const ttl = Math.ceil(ttlMs);
+    if (!(ttl > 0)) return store.delete(id).then(() => false);
+    const json = JSON.stringify(value);
+    return bounded(() => scripted.kindeStoreSet(prefix + id, json, ttl, mode, channel, id)).then(
+      (done) => done === 1,
+    );
+  }
+
+  const store: RedisSessionStore<T> = {
+    client,
+    get cache() {
+      return cache && { usable: cache.usable(), size: cache.size() };
+    },
+    ready() {
+      return cache ? Promise.all([clientReady, cache.ready]).then(noop) : clientReady;
+    },
+    get(id) {
+      return cache?.lookup(id) ?? read(id);
+    },
+    set(id, value, ttlMs) {
+      return write(id, value, ttlMs, '').then(noop);
+    },
+    replace(id, value, ttlMs) {
+      return write(id, value, ttlMs, 'XX');
+    },
+    touch(id, ttlMs) {
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      return bounded(() => client.pexpire(prefix + id, ttl)).then((extended) => {
+        if (extended === 1) cache?.extend(id, Date.now() + ttl);
+      });
+    },
+    delete(id) {
+      cache?.invalidate(id);
+      return bounded(() => scripted.kindeStoreDel(prefix + id, channel, id)).then((n) => n > 0);
+    },
+    lock(id, ttlMs) {
+      const token = randomId();
+      const ttl = Math.max(1, Math.ceil(ttlMs));
+      return bounded(() => client.set(`${prefix}lock:${id}`, token, 'PX', ttl, 'NX')).then((ok) => {
+        if (ok !== 'OK') return undefined;
+        // Whoever held the lease wrote before giving it back: read that write, not a local copy.
+        cache?.invalidate(id);
+        return token;
+      });
+    },
+    unlock(id, token) {
+      return bounded(() => scripted.kindeStoreUnlock(`${prefix}lock:${id}`, token)).then(noop);
+    },
+    async close() {
+      cache?.close();
+      if (options.client !== undefined) return;
+      const quit = client.quit().catch(noop);
+      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      client.disconnect();
+    },
+  };
+  return store;
+}
+
+/** The in-process cache, its subscription to the invalidation channel, and its heartbeat. */
+function localCache<T>(client: Redis, channel: string, timeoutMs: number, options: RedisLocalCacheOptions) {
+  const maxEntries = positiveInteger(options.maxEntries ?? 10_000, 'localCache.maxEntries');
+  const heartbeatMs = positiveInteger(options.heartbeatMs ?? 500, 'localCache.heartbeatMs');
+  const entries = new Map<string, StoreEntry<T>>();
+  const reading = new Map<string, Flight<T>>();
+  let live = false;
+  let closed = false;
+  let heardAt = 0;
+  let markReady: () => void = noop;
+  const ready = new Promise<void>((resolve) => {
+    markReady = resolve;
+  });
+
+  const subscriber = client.duplicate({
+    autoResubscribe: false,
+    enableOfflineQueue: false,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    connectionName: channel,
+    retryStrategy: (attempt: number) => Math.min(attempt * 50, 500),
+  });
+  subscriber.on('error', noop);
+
+  /** Forget everything: what arrived while unsubscribed is unknown. */
+  const down = () => {
+    live = false;
+    entries.clear();
+    for (const flight of reading.values()) flight.stale = true;
+    reading.clear();
+  };
+  subscriber.on('close', down);
+  subscriber.on('ready', () => {
+    subscriber.subscribe(channel).then(
+      () => {
+        if (closed) return;
+        down();
+        live = true;
+        heardAt = Date.now();
+        markReady();
+      },
+      () => subscriber.disconnect(true),
+    );
+  });
+  subscriber.on('message', (from: string, id: string) => {
+    if (from === channel) invalidate(id);
+  });
+
+  // A PONG proves every message published before the PING has been read.
+  const heartbeat = setInterval(() => {
+    if (!live) return;
+    const sentAt = Date.now();
+    subscriber.ping().then(
+      () => {
+        if (live && sentAt > heardAt) heardAt = sentAt;
+      },
+      () => {
+        if (!live) return;
+        down();
+        subscriber.disconnect(true);
+      },
+    );
+  }, heartbeatMs);
+  heartbeat.unref();
+
+  const usable = () => live && Date.now() - heardAt < 2 * heartbeatMs;
+
+  function invalidate(id: string) {
+    entries.delete(id);
+    const flight = reading.get(id);
+    if (flight !== undefined) {
+      flight.stale = true;
+      reading.delete(id);
+    }
+  }
+
+  return {
+    ready,
+    usable,
+    size: () => entries.size,
+    invalidate,
+    /** A live cached entry, or the read already in flight for `id`; undefined when Redis must be asked. */
+    lookup(id: string): StoreEntry<T> | Promise<StoreEntry<T> | undefined> | undefined {
+      if (!usable()) return undefined;
+      const hit = entries.get(id);
+      if (hit !== undefined) {
+        entries.delete(id);
+        if (hit.expiresAt > Date.now()) {
+          entries.set(id, hit);
+          return hit;
+        }
+      }
+      return reading.get(id)?.promise;
+    },
+    flying(id: string, flight: Flight<T>) {
+      if (!flight.stale) reading.set(id, flight);
+    },
+    settled(id: string, flight: Flight<T>) {
+      if (reading.get(id) === flight) reading.delete(id);
+    },
+    remember(id: string, entry: StoreEntry<T>) {
+      if (!live) return;
+      entries.set(id, entry);
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
+    },
+    extend(id: string, expiresAt: number) {
+      const hit = entries.get(id);
+      if (hit !== undefined) entries.set(id, { value: hit.value, expiresAt });
+    },
+    close() {
+      closed = true;
+      clearInterval(heartbeat);
+      down();
+      subscriber.disconnect();
+    },
+  };
+}
