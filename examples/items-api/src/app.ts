@@ -9,6 +9,11 @@ export interface ItemsApiOptions {
   kinde?: KindeOptions;
   /** Fastify's logger option. Default: off. */
   logger?: FastifyServerOptions['logger'];
+  /**
+   * The client id Swagger UI signs in with (a public application: PKCE, no secret), so that the
+   * docs' Authorize button works. `KINDE_DOCS_CLIENT_ID`; without it the button is still shown.
+   */
+  docsClientId?: string;
 }
 
 const itemParams = {
@@ -41,7 +46,16 @@ export async function buildApp(options: ItemsApiOptions = {}): Promise<FastifyIn
       info: { title: 'Items API', version: '0.1.0', description: 'The tutorial’s API, protected by Kinde.' },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  const docsClientId = options.docsClientId ?? process.env.KINDE_DOCS_CLIENT_ID;
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    initOAuth: {
+      ...(docsClientId ? { clientId: docsClientId } : {}),
+      usePkceWithAuthorizationCodeGrant: true,
+      scopes: ['openid', 'profile', 'email'],
+    },
+    uiConfig: { persistAuthorization: false },
+  });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
   await app.register(fastifyKinde, options.kinde ?? {});

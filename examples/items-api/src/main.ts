@@ -25,8 +25,19 @@ function portInUse(error: unknown, which: string, at: number): never {
   process.exit(1);
 }
 
+/** A public (PKCE) application for Swagger UI's Authorize button in /docs. */
+const DOCS_APPLICATION = {
+  name: 'Items API docs (Swagger UI)',
+  clientId: 'items_api_docs',
+  grants: ['authorization_code', 'refresh_token'] as ('authorization_code' | 'refresh_token')[],
+  redirectUris: [],
+  logoutUris: [],
+  allowLoopbackRedirects: true,
+};
+
 interface Embedded {
   kinde: KindeOptions;
+  docsClientId: string;
   /** Resolves when the emulator listens; its RSA key is made meanwhile, so the app does not wait for it. */
   ready: Promise<{ close: () => Promise<void> }>;
   users: string[];
@@ -37,6 +48,7 @@ async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
   const { startEmulator, defaultDirectory } = await import('kinde-emulator');
   const directory = defaultDirectory();
   const application = directory.applications[0]!;
+  directory.applications.push(DOCS_APPLICATION);
   const ready = startEmulator({ port: emulatorPort, host, directory }).catch((e: unknown) =>
     portInUse(e, 'Kinde emulator', emulatorPort),
   );
@@ -47,6 +59,7 @@ async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
       clientSecret: application.clientSecret,
       siteUrl,
     },
+    docsClientId: DOCS_APPLICATION.clientId,
     ready,
     users: directory.users.map((u) => u.email),
   };

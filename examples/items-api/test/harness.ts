@@ -13,8 +13,19 @@ export interface Running {
   close(): Promise<void>;
 }
 
+export const DOCS_CLIENT_ID = 'items_api_docs';
+
 export async function startItemsApi(): Promise<Running> {
-  const emulator = await startEmulator({ port: 0 });
+  const directory = defaultDirectory();
+  directory.applications.push({
+    name: 'Items API docs',
+    clientId: DOCS_CLIENT_ID,
+    grants: ['authorization_code', 'refresh_token'],
+    redirectUris: [],
+    logoutUris: [],
+    allowLoopbackRedirects: true,
+  });
+  const emulator = await startEmulator({ port: 0, directory });
   const application = defaultDirectory().applications[0]!;
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
@@ -26,7 +37,9 @@ export async function startItemsApi(): Promise<Running> {
       siteUrl: appUrl,
       sessionSecret: 'items-api-test-secret-0123456789abcdef',
       env: {},
+      sessionStore: 'memory',
     },
+    docsClientId: DOCS_CLIENT_ID,
   });
   await app.listen({ port, host: '127.0.0.1' });
   return {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { HttpClient, login, type Running, startItemsApi } from './harness.js';
 
 describe('items API', () => {
@@ -35,6 +36,15 @@ describe('items API', () => {
     }
   });
 
+  test('an access token works as a bearer token on the same routes', async () => {
+    const { access_token: token } = await api.emulator.control.issueTokens({ user: 'user@example.test' });
+    const response = await fetch(`${api.appUrl}/items/5`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(await response.text(), '{"item_id":5,"q":null}');
+    const expired = await fetch(`${api.appUrl}/items/5`, { headers: { authorization: 'Bearer x.y.z' } });
+    assert.equal(expired.status, 401);
+    assert.match(expired.headers.get('www-authenticate') ?? '', /invalid_token/);
+  });
+
   test('logout makes / answer 401 again', async () => {
     await client.follow(`${api.appUrl}/api/auth/logout`);
     assert.equal((await client.request(`${api.appUrl}/`)).status, 401);
@@ -48,6 +58,7 @@ describe('items API', () => {
     assert.equal(document.openapi, '3.0.3');
     assert.ok(document.paths['/items/{item_id}']);
     assert.ok(document.paths['/']);
+    await SwaggerParser.validate(document as never);
     const docs = await new HttpClient().follow(`${api.appUrl}/docs`);
     assert.equal(docs.at(-1)?.status, 200);
     assert.match(docs.at(-1)?.body ?? '', /swagger-ui/i);
