@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { KindeOptions } from 'fastify-kinde';
@@ -25,6 +27,9 @@ function portInUse(error: unknown, which: string, at: number): never {
   process.exit(1);
 }
 
+/** The embedded emulator keeps its signing key here, so tokens stay valid across restarts. */
+const EMULATOR_KEY_FILE = process.env.EMULATOR_KEY_FILE ?? '.data/kinde-emulator-keys.json';
+
 /** A public (PKCE) application for Swagger UI's Authorize button in /docs. */
 const DOCS_APPLICATION = {
   name: 'Items API docs (Swagger UI)',
@@ -34,6 +39,19 @@ const DOCS_APPLICATION = {
   logoutUris: [],
   allowLoopbackRedirects: true,
 };
+
+/**
+ * With the embedded emulator and no SESSION_SECRET, a development secret is kept next to the
+ * emulator's key, so sessions (in SQLite) and tokens both survive a restart.
+ */
+function devSessionSecret(): string {
+  const path = process.env.DEV_SESSION_SECRET_FILE ?? '.data/dev-session-secret';
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const secret = randomBytes(32).toString('base64url');
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
 
 interface Embedded {
   kinde: KindeOptions;
@@ -49,8 +67,8 @@ async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
   const directory = defaultDirectory();
   const application = directory.applications[0]!;
   directory.applications.push(DOCS_APPLICATION);
-  const ready = startEmulator({ port: emulatorPort, host, directory }).catch((e: unknown) =>
-    portInUse(e, 'Kinde emulator', emulatorPort),
+  const ready = startEmulator({ port: emulatorPort, host, directory, keyFile: EMULATOR_KEY_FILE }).catch(
+    (e: unknown) => portInUse(e, 'Kinde emulator', emulatorPort),
   );
   return {
     kinde: {
@@ -58,6 +76,7 @@ async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
       clientId: application.clientId,
       clientSecret: application.clientSecret,
       siteUrl,
+      sessionSecret: process.env.SESSION_SECRET ?? devSessionSecret(),
     },
     docsClientId: DOCS_APPLICATION.clientId,
     ready,

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { describe, test } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './harness.js';
+import { freePort, HttpClient, login } from './harness.js';
 
 const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+
+const scratch = mkdtempSync(join(tmpdir(), 'items-api-main-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 function run(env: Record<string, string>): {
   child: ChildProcess;
@@ -48,6 +54,24 @@ describe('npm start (compiled main)', () => {
     } finally {
       app.child.kill('SIGTERM');
       await app.exited;
+    }
+  });
+
+  test('a session survives a restart of npm start (SQLite sessions, kept secret and emulator key)', async () => {
+    const [port, emulatorPort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), EMULATOR_PORT: String(emulatorPort) };
+    const client = new HttpClient();
+    for (const round of [1, 2]) {
+      const app = run(env);
+      try {
+        await waitFor(() => app.output().includes('Kinde emulator'), 10_000);
+        if (round === 1) await login(client, `http://127.0.0.1:${port}`, 'admin@example.test');
+        const answer = await client.request(`http://127.0.0.1:${port}/`);
+        assert.equal(answer.status, 200, `round ${round}`);
+      } finally {
+        app.child.kill('SIGTERM');
+        await app.exited;
+      }
     }
   });
 
