@@ -130,14 +130,24 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     routes: { ...config.routes },
   } satisfies KindeInstance);
 
+  // Discovery is warmed shortly after start, off the start-up path: the first request is answered
+  // sooner, and a login that comes first simply discovers on its own.
+  let warmTimer: NodeJS.Timeout | undefined;
   app.addHook('onReady', (done) => {
-    oidc.warm().catch((error: unknown) => {
-      app.log.warn(
-        { code: (error as { code?: string }).code },
-        'fastify-kinde: the identity provider is not reachable yet; logins will retry',
-      );
-    });
+    warmTimer = setTimeout(() => {
+      oidc.warm().catch((error: unknown) => {
+        app.log.warn(
+          { code: (error as { code?: string }).code },
+          'fastify-kinde: the identity provider is not reachable yet; logins will retry',
+        );
+      });
+    }, 200);
+    warmTimer.unref();
     done();
+  });
+  app.addHook('onClose', (_instance, closed) => {
+    clearTimeout(warmTimer);
+    closed();
   });
   if (ownStore) app.addHook('onClose', async () => store.close?.());
 }
