@@ -1,32 +1,19 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { artifactsDir, chromiumMissing, launchChromium } from 'test-kit';
 import { type Running, startItemsApi } from './harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+const ARTIFACTS = artifactsDir();
 
 describe('Swagger UI at /docs signs in with Kinde', {
-  skip: !existsSync(CHROMIUM) && `${CHROMIUM} is not installed`,
+  skip: chromiumMissing,
 }, () => {
   let api: Running;
   let browser: Browser;
   before(async () => {
     api = await startItemsApi();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-    mkdirSync(ARTIFACTS, { recursive: true });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

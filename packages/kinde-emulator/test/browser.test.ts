@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { artifactsDir, chromiumMissing, launchChromium } from 'test-kit';
 import { defaultDirectory, type Emulator, startEmulator } from '../src/index.js';
 import { authUrl, baseAuthParams } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = new URL('../../../../test-artifacts/kinde-emulator/', import.meta.url).pathname;
-const skip = existsSync(CHROMIUM) ? false : 'Chromium is not installed at /usr/bin/chromium';
+const skip = chromiumMissing;
+let ARTIFACTS = '';
 
 let emu: Emulator;
 let app: Server;
@@ -18,7 +17,7 @@ let browser: Browser;
 
 before(async () => {
   if (skip) return;
-  mkdirSync(ARTIFACTS, { recursive: true });
+  ARTIFACTS = artifactsDir('kinde-emulator');
   const directory = defaultDirectory();
   directory.organizations.push({ code: 'org_acme', name: 'Acme Ltd' });
   directory.users[0]?.organizations.push({ orgCode: 'org_acme', permissions: [], roles: [] });
@@ -32,19 +31,7 @@ before(async () => {
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   appUrl = `http://127.0.0.1:${(app.address() as { port: number }).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

@@ -146,3 +146,4 @@ export async function login(
   if (page.status !== 200) throw new Error(`expected the login page, got ${page.status} at ${page.url}`);
   return [...hops, ...(await pickUser(client, page, email))];
 }
+export { artifactsDir, CHROMIUM, CHROMIUM_FLAGS, chromiumMissing, launchChromium } from './chromium.js';
