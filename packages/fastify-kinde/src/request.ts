@@ -22,6 +22,41 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
 
+/**
+ * Runs `work`, then `ok` or `fail`, then `done`: synchronously when `work` answers synchronously,
+ * so a sync store or a cached token costs no promise on the hot path.
+ */
+function settle<T>(
+  work: () => MaybePromise<T>,
+  ok: (value: T) => void,
+  fail: (error: unknown) => void,
+  done: HookHandlerDoneFunction,
+): void {
+  let result: MaybePromise<T>;
+  try {
+    result = work();
+  } catch (error) {
+    fail(error);
+    done();
+    return;
+  }
+  if (!isPromise(result)) {
+    ok(result);
+    done();
+    return;
+  }
+  result.then(
+    (value) => {
+      ok(value);
+      done();
+    },
+    (error: unknown) => {
+      fail(error);
+      done();
+    },
+  );
+}
+
 function text(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
@@ -117,28 +152,13 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
       done();
       return;
     }
-    let claims: MaybePromise<Claims>;
-    try {
-      claims = verifier.verifyCached(token);
-    } catch (error) {
-      bearerFailed(request, error);
-      done();
-      return;
-    }
-    if (!isPromise(claims)) {
-      request.kinde = bearerCaller(token, claims, oidc);
-      done();
-      return;
-    }
-    claims.then(
-      (verified) => {
-        request.kinde = bearerCaller(token, verified, oidc);
-        done();
+    settle(
+      () => verifier.verifyCached(token),
+      (claims) => {
+        request.kinde = bearerCaller(token, claims, oidc);
       },
-      (error: unknown) => {
-        bearerFailed(request, error);
-        done();
-      },
+      (error) => bearerFailed(request, error),
+      done,
     );
   }
 
@@ -154,28 +174,11 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
       done();
       return;
     }
-    let loaded: MaybePromise<LoadedSession | undefined>;
-    try {
-      loaded = sessions.load(signed);
-    } catch (error) {
-      sessionFailed(request, error);
-      done();
-      return;
-    }
-    if (!isPromise(loaded)) {
-      attach(request, reply, loaded);
-      done();
-      return;
-    }
-    loaded.then(
-      (value) => {
-        attach(request, reply, value);
-        done();
-      },
-      (error: unknown) => {
-        sessionFailed(request, error);
-        done();
-      },
+    settle(
+      () => sessions.load(signed),
+      (loaded) => attach(request, reply, loaded),
+      (error) => sessionFailed(request, error),
+      done,
     );
   };
 }
