@@ -1,0 +1,95 @@
+// Start-up of the compiled example app: spawn → first answered request, and that request's latency,
+// as the tutorial's table has it. `npm start`'s own entry point, with its embedded emulator.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from 'test-kit';
+import { median } from './load.mjs';
+import { pinning, stop, track } from './proc.mjs';
+
+const MAIN = new URL('../../examples/items-api/dist/src/main.js', import.meta.url).pathname;
+
+/**
+ * One GET on a fresh connection; resolves with the status and the latency in ms.
+ *
+ * @param {number} port
+ * @returns {Promise<{ status: number, ms: number }>}
+ */
+function get(port) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
+      response.resume();
+      response.on('end', () =>
+        resolve({ status: response.statusCode ?? 0, ms: performance.now() - started }),
+      );
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
+ * @param {number} runs
+ * @returns {Promise<{ runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number, samples: object[] }>}
+ */
+export async function measureStartup(runs) {
+  // An empty working directory: main.js reads `.env` from it, and must not find a real Kinde there.
+  const cwd = mkdtempSync(join(tmpdir(), 'fastify-kinde-startup-'));
+  const samples = [];
+  try {
+    for (let i = 0; i < runs; i++) samples.push(await once(cwd));
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
+  }
+  return {
+    runs,
+    firstAnswerMs: median(samples.map((s) => s.firstAnswerMs)),
+    firstRequestMs: median(samples.map((s) => s.firstRequestMs)),
+    secondRequestMs: median(samples.map((s) => s.secondRequestMs)),
+    samples,
+  };
+}
+
+/** @param {string} cwd */
+async function once(cwd) {
+  const port = await freePort();
+  const emulatorPort = await freePort();
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    EMULATOR_PORT: String(emulatorPort),
+    NODE_ENV: 'development',
+  };
+  delete env.KINDE_ISSUER_URL;
+  const command = pinning ? 'taskset' : process.execPath;
+  const args = pinning ? ['-c', String(pinning.server), process.execPath, MAIN] : [MAIN];
+  const started = performance.now();
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  track(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  try {
+    const deadline = started + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the example app exited: ${stderr.trim()}`);
+      if (performance.now() > deadline) throw new Error('the example app did not answer within 20 s');
+      try {
+        const first = await get(port);
+        const firstAnswerMs = performance.now() - started;
+        const second = await get(port);
+        if (first.status !== 401) throw new Error(`expected 401 on / without a session, got ${first.status}`);
+        return { firstAnswerMs, firstRequestMs: first.ms, secondRequestMs: second.ms };
+      } catch (error) {
+        if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'ECONNREFUSED') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+  } finally {
+    await stop(child);
+  }
+}

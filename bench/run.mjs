@@ -1,0 +1,598 @@
+#!/usr/bin/env node
+// `npm run bench`: every server side by side on 127.0.0.1, one table, ratios to bare Fastify measured
+// in the same run (rounds interleaved, medians). See bench/README.md.
+import { createPublicKey, verify } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { importJWK, jwtVerify } from 'jose';
+import { freePort } from 'test-kit';
+import { measureGrowth } from './lib/growth.mjs';
+import { CONNECTIONS, median, runLoad, waitForQuiet } from './lib/load.mjs';
+import { probe, sessionCookie } from './lib/login.mjs';
+import { mintTokens } from './lib/mint.mjs';
+import { killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
+import { byPackage, topSelfTime } from './lib/profile.mjs';
+import { deletePrefix, redisAnswers } from './lib/redis.mjs';
+import {
+  chartSvg,
+  growthMarkdown,
+  judge,
+  rowsMarkdown,
+  startupMarkdown,
+  targetsMarkdown,
+} from './lib/report.mjs';
+import { measureStartup } from './lib/startup.mjs';
+
+const HERE = new URL('./', import.meta.url).pathname;
+const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile]
+
+  --quick         one short round per row, growth up to 100k sessions (about 2 minutes)
+  --only ids      comma-separated row ids (bare Fastify always runs, for the ratios)
+  --skip-startup  no start-up measurement
+  --skip-growth   no growth measurement
+  --profile       run the rows with node --cpu-prof on every server and print the top
+                  self-time functions of each (implies --skip-startup --skip-growth)
+
+rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis bearer-first bearer-repeat items express-kinde`;
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'skip-startup': { type: 'boolean', default: false },
+    'skip-growth': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const plan = opts.quick
+  ? {
+      seconds: 2,
+      rounds: 1,
+      warm: 1,
+      quietBudgetS: 20,
+      startupRuns: 5,
+      sizes: [1_000, 100_000],
+      growth: { seconds: 2, rounds: 1, warm: 1, fillBudgetS: 30 },
+      tokenCap: 12_000,
+    }
+  : {
+      seconds: 5,
+      rounds: 3,
+      warm: 2,
+      quietBudgetS: 120,
+      startupRuns: 10,
+      sizes: [1_000, 100_000, 1_000_000],
+      growth: { seconds: 4, rounds: 2, warm: 1, fillBudgetS: 150 },
+      tokenCap: 40_000,
+    };
+const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_PREFIX = `fastify-kinde-bench:${process.pid}:`;
+
+const scratch = mkdtempSync(join(tmpdir(), 'fastify-kinde-bench-'));
+let redisUsed = false;
+process.on('exit', () => {
+  killAll();
+  rmSync(scratch, { recursive: true, force: true });
+});
+for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping every server`);
+    process.exit(130);
+  });
+}
+const log = (/** @type {string} */ line) => console.error(line);
+
+/** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string }} ServerSpec */
+/** @type {Record<string, ServerSpec>} */
+const SERVERS = {
+  'node-http': { script: 'servers/node-http.mjs' },
+  fastify: { script: 'servers/fastify.mjs' },
+  'fastify-map': { script: 'servers/fastify-map.mjs' },
+  'kinde-memory': { script: 'servers/kinde.mjs', env: { STORE: 'memory' }, cookie: /kinde_session$/ },
+  'kinde-sqlite': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'sqlite', SQLITE_PATH: join(scratch, 'rows.db') },
+    cookie: /kinde_session$/,
+  },
+  'kinde-redis': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'redis', REDIS_URL, REDIS_PREFIX },
+    cookie: /kinde_session$/,
+  },
+  'kinde-bearer': { script: 'servers/kinde.mjs', env: { STORE: 'memory' }, cookie: /kinde_session$/ },
+  express: { script: 'servers/express-kinde.mjs', cookie: /^connect\.sid$/, loginPath: '/login' },
+};
+
+/** @typedef {{ id: string, label: string, server: string, path: string, auth?: 'cookie' | 'bearer' | 'bearer-first', status?: string }} RowSpec */
+/** @type {RowSpec[]} */
+const ROWS = [
+  { id: 'node-http', label: 'raw node:http hello', server: 'node-http', path: '/' },
+  { id: 'fastify', label: 'bare Fastify hello', server: 'fastify', path: '/' },
+  {
+    id: 'fastify-map',
+    label: 'Fastify + cookie → Map lookup (the floor)',
+    server: 'fastify-map',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'kinde-memory',
+    label: 'fastify-kinde `/`, memory sessions',
+    server: 'kinde-memory',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'kinde-sqlite',
+    label: 'fastify-kinde `/`, SQLite sessions',
+    server: 'kinde-sqlite',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'kinde-redis',
+    label: 'fastify-kinde `/`, Redis sessions + local cache',
+    server: 'kinde-redis',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'bearer-first',
+    label: 'fastify-kinde `/`, bearer, first use',
+    server: 'kinde-bearer',
+    path: '/',
+    auth: 'bearer-first',
+  },
+  {
+    id: 'bearer-repeat',
+    label: 'fastify-kinde `/`, bearer, repeated',
+    server: 'kinde-bearer',
+    path: '/',
+    auth: 'bearer',
+  },
+  {
+    id: 'items',
+    label: 'fastify-kinde `/items/{item_id}`',
+    server: 'kinde-memory',
+    path: '/items/42?q=box',
+    auth: 'cookie',
+  },
+  {
+    id: 'express-kinde',
+    label: 'Express + Kinde node-express SDK',
+    server: 'express',
+    path: '/',
+    auth: 'cookie',
+  },
+];
+
+/** Marks rows that cannot run in this tree (API not exported yet, Redis not reachable). */
+async function availability() {
+  const api = await import('fastify-kinde');
+  const only = opts.only ? new Set(['fastify', ...opts.only.split(',')]) : null;
+  const redisStore = 'redisSessionStore' in api;
+  const redisUp = redisStore && (await redisAnswers(REDIS_URL));
+  for (const row of ROWS) {
+    if (only && !only.has(row.id)) row.status = 'skipped';
+    else if (row.id === 'kinde-sqlite' && !('sqliteSessionStore' in api)) row.status = 'n/a (not built yet)';
+    else if (row.id === 'kinde-redis' && !redisStore) row.status = 'n/a (not built yet)';
+    else if (row.id === 'kinde-redis' && !redisUp) row.status = `n/a (no Redis at ${REDIS_URL})`;
+  }
+  return { sqlite: 'sqliteSessionStore' in api };
+}
+
+/**
+ * Starts the servers the runnable rows need and logs in to those that guard their routes.
+ *
+ * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
+ * @param {string | null} profileDir
+ */
+async function startRowServers(emulator, profileDir) {
+  /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void> }>} */
+  const running = new Map();
+  const wanted = new Set(ROWS.filter((r) => r.status === undefined).map((r) => r.server));
+  for (const name of wanted) {
+    const spec = /** @type {ServerSpec} */ (SERVERS[name]);
+    try {
+      if (name === 'kinde-redis') redisUsed = true;
+      const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+      const server = await startServer(join(HERE, spec.script), {
+        nodeArgs,
+        env: {
+          PORT: String(await freePort()),
+          ISSUER_URL: emulator.issuerUrl,
+          CLIENT_ID: emulator.clientId,
+          CLIENT_SECRET: emulator.clientSecret,
+          ...spec.env,
+        },
+      });
+      const url = server.info.url;
+      const cookie = spec.cookie
+        ? await sessionCookie(url, spec.cookie, spec.loginPath)
+        : (server.info.cookie ?? '');
+      running.set(name, { pid: server.pid, url, cookie, stop: server.stop });
+      log(`  ${name} pid ${server.pid} at ${url}`);
+    } catch (error) {
+      for (const row of ROWS) {
+        if (row.server === name && row.status === undefined) {
+          row.status = `error: ${/** @type {Error} */ (error).message.split('\n')[0]}`;
+        }
+      }
+      log(`  ${name} failed: ${/** @type {Error} */ (error).message}`);
+    }
+  }
+  return running;
+}
+
+/**
+ * Checks each row answers 200, and whether bearer tokens are accepted (a 200 with only an
+ * Authorization header). Returns the real access token the bearer rows are modelled on.
+ *
+ * @param {Map<string, { url: string, cookie: string }>} running
+ */
+async function probeRows(running) {
+  let accessToken = '';
+  const kindeServer = ['kinde-bearer', 'kinde-memory', 'kinde-sqlite']
+    .map((n) => running.get(n))
+    .find(Boolean);
+  if (kindeServer) {
+    const answer = await probe(`${kindeServer.url}/_bench/token`, { cookie: kindeServer.cookie });
+    accessToken = JSON.parse(answer.body).token ?? '';
+  }
+  const bearerServer = running.get('kinde-bearer');
+  if (bearerServer) {
+    const bearer = await probe(`${bearerServer.url}/`, { authorization: `Bearer ${accessToken}` });
+    if (bearer.status !== 200) {
+      for (const row of ROWS) {
+        if (row.auth?.startsWith('bearer') && row.status === undefined) row.status = 'n/a (not built yet)';
+      }
+      log(`  bearer: / with an Authorization header and no cookie answered ${bearer.status}: not supported`);
+    }
+  }
+  for (const row of ROWS) {
+    const server = running.get(row.server);
+    if (row.status !== undefined || server === undefined || row.auth === 'bearer-first') continue;
+    const answer = await probe(server.url + row.path, headersFor(row, server, accessToken));
+    if (answer.status !== 200) row.status = `error: answered ${answer.status}`;
+  }
+  return accessToken;
+}
+
+/**
+ * @param {RowSpec} row
+ * @param {{ cookie: string }} server
+ * @param {string} accessToken
+ * @returns {Record<string, string>}
+ */
+function headersFor(row, server, accessToken) {
+  if (row.auth === 'cookie') return { cookie: server.cookie };
+  if (row.auth === 'bearer') return { authorization: `Bearer ${accessToken}` };
+  return {};
+}
+
+/**
+ * "One signature check" on this machine, as CPU time: jose's `jwtVerify` (RS256, the emulator's
+ * 2048-bit key, issuer checked), and node:crypto's bare RSA verify for comparison. In µs.
+ *
+ * @param {string} token
+ * @param {any} privateJwk
+ * @param {string} issuer
+ */
+async function signatureCheckUs(token, privateJwk, issuer) {
+  const publicJwk = { kty: 'RSA', n: privateJwk.n, e: privateJwk.e };
+  const key = await importJWK(publicJwk, 'RS256');
+  const batch = async (/** @type {number} */ n) => {
+    for (let i = 0; i < n; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, () => jwtVerify(token, key, { issuer, algorithms: ['RS256'] })),
+      );
+    }
+  };
+  await batch(500);
+  const n = 3000;
+  let before = process.cpuUsage();
+  await batch(n);
+  let used = process.cpuUsage(before);
+  const jose = (used.user + used.system) / n;
+  const nodeKey = createPublicKey({ key: publicJwk, format: 'jwk' });
+  const [head = '', body = '', signature = ''] = token.split('.');
+  const data = Buffer.from(`${head}.${body}`);
+  const sig = Buffer.from(signature, 'base64url');
+  for (let i = 0; i < 500; i++) verify('sha256', data, nodeKey, sig);
+  before = process.cpuUsage();
+  for (let i = 0; i < n; i++) verify('sha256', data, nodeKey, sig);
+  used = process.cpuUsage(before);
+  return { jose, node: (used.user + used.system) / n };
+}
+
+/**
+ * Warm-up, token minting for first-use bearer rows, then interleaved rounds.
+ *
+ * @param {Map<string, { pid: number, url: string, cookie: string }>} running
+ * @param {string} accessToken
+ * @param {{ kid: string, privateJwk: object }} keys
+ * @param {number[]} ownPids
+ */
+async function loadRows(running, accessToken, keys, ownPids) {
+  let quietBudgetMs = plan.quietBudgetS * 1000;
+  const active = ROWS.filter((r) => r.status === undefined);
+  /** @type {Map<string, import('./lib/load.mjs').LoadResult[]>} */
+  const results = new Map(active.map((r) => [r.id, []]));
+  /** @type {string[][]} */
+  let firstUseSlices = [];
+  log(`warming up ${active.length} rows (${plan.warm} s each)`);
+  for (const row of active) {
+    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
+    if (row.auth === 'bearer-first') {
+      const warmTokens = await mintTokens({ template: accessToken, ...keys, count: 3_000 });
+      const warm = await runLoad({
+        url: server.url + row.path,
+        pid: server.pid,
+        seconds: plan.warm,
+        tokens: warmTokens,
+      });
+      if (warm.bad > 0) row.status = `error: ${warm.bad} of ${warm.ok + warm.bad} first-use tokens refused`;
+      const perRound = Math.min(plan.tokenCap, Math.max(2_000, Math.round(warm.rps * plan.seconds)));
+      log(`  minting ${(perRound * plan.rounds).toLocaleString('en')} never-seen tokens`);
+      const minted = await mintTokens({ template: accessToken, ...keys, count: perRound * plan.rounds });
+      firstUseSlices = Array.from({ length: plan.rounds }, (_, i) =>
+        minted.slice(i * perRound, (i + 1) * perRound),
+      );
+      continue;
+    }
+    await runLoad({
+      url: server.url + row.path,
+      pid: server.pid,
+      seconds: plan.warm,
+      headers: headersFor(row, server, accessToken),
+    });
+  }
+  for (let round = 0; round < plan.rounds; round++) {
+    const order = active.map((_, i) => active[(i + round) % active.length]);
+    log(`round ${round + 1}/${plan.rounds}`);
+    for (const row of /** @type {RowSpec[]} */ (order)) {
+      if (row.status !== undefined) continue;
+      const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
+      quietBudgetMs -= await waitForQuiet(quietBudgetMs);
+      const result = await runLoad({
+        ownPids,
+        url: server.url + row.path,
+        pid: server.pid,
+        seconds: plan.seconds,
+        headers: headersFor(row, server, accessToken),
+        tokens: row.auth === 'bearer-first' ? firstUseSlices[round] : undefined,
+      });
+      results.get(row.id)?.push(result);
+      log(
+        `  ${row.id.padEnd(14)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${result.cpuPerReqUs.toFixed(1).padStart(7)} µs CPU/req  other load ${result.foreignPct.toFixed(0)}%${result.bad ? `  ${result.bad} failed` : ''}`,
+      );
+    }
+  }
+  return results;
+}
+
+/** @param {Map<string, import('./lib/load.mjs').LoadResult[]>} results */
+function summarise(results) {
+  const rows = ROWS.filter((r) => r.status !== 'skipped').map((row) => {
+    const rounds = results.get(row.id) ?? [];
+    const status = row.status ?? (rounds.length > 0 ? 'ok' : 'not run');
+    return {
+      id: row.id,
+      label: row.label,
+      status,
+      rps: median(rounds.map((r) => r.rps)),
+      p50: median(rounds.map((r) => r.p50)),
+      p99: median(rounds.map((r) => r.p99)),
+      cpuPerReqUs: median(rounds.map((r) => r.cpuPerReqUs)),
+      ratio: Number.NaN,
+      cpuRatio: Number.NaN,
+      foreignPct: median(rounds.map((r) => r.foreignPct)),
+      bad: rounds.reduce((sum, r) => sum + r.bad, 0),
+      rounds,
+    };
+  });
+  // Each round's ratio is taken against bare Fastify in the same round; the median of those is reported.
+  const fastify = rows.find((r) => r.id === 'fastify');
+  for (const row of rows) {
+    row.ratio = median(row.rounds.map((r, i) => r.rps / (fastify?.rounds[i]?.rps ?? Number.NaN)));
+    row.cpuRatio = (fastify?.cpuPerReqUs ?? Number.NaN) / row.cpuPerReqUs;
+  }
+  return rows;
+}
+
+/**
+ * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
+ * @param {boolean} sqlite
+ * @param {number[]} ownPids
+ */
+async function growthPhase(emulator, sqlite, ownPids) {
+  /** @type {any[]} */
+  const growth = [];
+  for (const store of /** @type {const} */ (['memory', 'sqlite'])) {
+    if (store === 'sqlite' && !sqlite) {
+      for (const n of plan.sizes) growth.push({ store, sessions: n, status: 'n/a (not built yet)' });
+      continue;
+    }
+    log(`growth: ${store} store, ${plan.sizes.map((n) => n.toLocaleString('en')).join(' / ')} sessions`);
+    try {
+      const entries = await measureGrowth({
+        store,
+        sizes: plan.sizes,
+        emulator,
+        scratch,
+        plan: plan.growth,
+        log,
+        ownPids,
+      });
+      const base = median((entries[0]?.rounds ?? []).map((/** @type {any} */ r) => r.rps));
+      for (const e of entries) {
+        const measured = e.rounds.length > 0;
+        growth.push({
+          ...e,
+          status: measured ? 'ok' : `n/a (filled ${e.filled.toLocaleString('en')} in the time budget)`,
+          rps: median(e.rounds.map((/** @type {any} */ r) => r.rps)),
+          p99: median(e.rounds.map((/** @type {any} */ r) => r.p99)),
+          cpuPerReqUs: median(e.rounds.map((/** @type {any} */ r) => r.cpuPerReqUs)),
+          ratio: median(e.rounds.map((/** @type {any} */ r) => r.rps)) / base,
+          cpuRatio:
+            median((entries[0]?.rounds ?? []).map((/** @type {any} */ r) => r.cpuPerReqUs)) /
+            median(e.rounds.map((/** @type {any} */ r) => r.cpuPerReqUs)),
+          foreignPct: median(e.rounds.map((/** @type {any} */ r) => r.foreignPct)),
+        });
+      }
+    } catch (error) {
+      log(`  ${store} growth failed: ${/** @type {Error} */ (error).message}`);
+      for (const n of plan.sizes)
+        growth.push({
+          store,
+          sessions: n,
+          status: `error: ${/** @type {Error} */ (error).message.split('\n')[0]}`,
+        });
+    }
+  }
+  return growth;
+}
+
+function machine() {
+  const list = cpus();
+  return {
+    cpu: list[0]?.model ?? 'unknown',
+    cores: list.length,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+    pinning: pinning
+      ? `servers on core ${pinning.server}, load generator and emulator on core ${pinning.load}`
+      : 'none (taskset missing or one core)',
+    loadGenerator: `autocannon, ${CONNECTIONS} connections, no pipelining`,
+  };
+}
+
+/** Replaces the results section of bench/README.md (full runs only). @param {string} markdown */
+function updateReadme(markdown) {
+  const path = join(HERE, 'README.md');
+  let text;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return;
+  }
+  const begin = '<!-- results:begin -->';
+  const end = '<!-- results:end -->';
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return;
+  writeFileSync(path, `${text.slice(0, a + begin.length)}\n${markdown}\n${text.slice(b)}`);
+}
+
+async function main() {
+  const started = Date.now();
+  if (opts.profile) {
+    opts['skip-startup'] = true;
+    opts['skip-growth'] = true;
+  }
+  pinSelf();
+  const features = await availability();
+  log(
+    `fastify-kinde bench: ${opts.quick ? 'quick' : 'full'} run, ${plan.rounds} round(s) × ${plan.seconds} s per row; ${machine().pinning}`,
+  );
+  const emulatorServer = await startServer(join(HERE, 'servers/emulator.mjs'), {
+    core: 'load',
+    env: { PORT: String(await freePort()) },
+  });
+  const emulator = emulatorServer.info;
+  const keys = { kid: emulator.kid, privateJwk: emulator.privateJwk };
+  const profileDir = opts.profile ? join(scratch, 'profiles') : null;
+  const running = await startRowServers(emulator, profileDir);
+  const accessToken = await probeRows(running);
+  const results = await loadRows(running, accessToken, keys, [emulatorServer.pid]);
+  const rows = summarise(results);
+  for (const server of running.values()) await server.stop();
+  const signature = accessToken
+    ? await signatureCheckUs(accessToken, emulator.privateJwk, emulator.issuerUrl)
+    : { jose: Number.NaN, node: Number.NaN };
+  const verifyUs = signature.jose;
+
+  if (profileDir) {
+    for (const name of running.keys()) {
+      const all = topSelfTime(join(profileDir, name), Number.POSITIVE_INFINITY);
+      console.log(`\n${name}: self time by package (% of busy time)`);
+      for (const p of byPackage(all).slice(0, 10))
+        console.log(`  ${p.selfPct.toFixed(1).padStart(5)}%  ${p.name}`);
+      console.log(`${name}: top functions by self time`);
+      for (const f of all.slice(0, 20))
+        console.log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
+    }
+  }
+
+  let startup = null;
+  if (!opts['skip-startup']) {
+    log(`start-up: ${plan.startupRuns} runs of the compiled example app`);
+    try {
+      startup = await measureStartup(plan.startupRuns);
+    } catch (error) {
+      log(`  start-up failed: ${/** @type {Error} */ (error).message}`);
+    }
+  }
+  const growth = opts['skip-growth']
+    ? []
+    : await growthPhase(emulator, features.sqlite, [emulatorServer.pid]);
+  await emulatorServer.stop();
+  if (redisUsed) await deletePrefix(REDIS_URL, REDIS_PREFIX);
+
+  const targets = judge({ rows, growth, startup, verifyUs });
+  const date = new Date().toISOString();
+  const info = machine();
+  const caption = `${date.slice(0, 10)} · ${info.cores} × ${info.cpu} · Node ${info.node} · ${opts.quick ? 'quick run' : `median of ${plan.rounds} × ${plan.seconds} s`}`;
+  const markdown = [
+    `Run ${date} (${opts.quick ? 'quick' : 'full'}), ${info.cores} cores (${info.cpu}), Node ${info.node}, ${info.pinning}; ${info.loadGenerator}; ${opts.quick ? '1 round × 2 s' : `median of ${plan.rounds} interleaved rounds × ${plan.seconds} s`} per row.`,
+    '',
+    rowsMarkdown(rows),
+    '',
+    startupMarkdown(startup),
+    '',
+    growthMarkdown(growth),
+    '',
+    `One signature check on this machine, CPU time: jose \`jwtVerify\` (RS256, 2048-bit key) ${signature.jose.toFixed(1)} µs; node:crypto RSA verify alone ${signature.node.toFixed(1)} µs.`,
+    '',
+    targetsMarkdown(targets),
+  ].join('\n');
+  console.log(`\n${markdown}\n`);
+  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+
+  if (opts.profile || opts.only) return;
+  const name = opts.quick ? 'quick' : 'latest';
+  const out = join(HERE, 'results');
+  mkdirSync(out, { recursive: true });
+  const json = {
+    date,
+    quick: opts.quick,
+    machine: info,
+    plan,
+    signatureCheckUs: signature,
+    rows,
+    startup,
+    growth,
+    targets,
+  };
+  writeFileSync(join(out, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);
+  writeFileSync(join(out, `${name}.svg`), chartSvg(rows, caption));
+  writeFileSync(join(out, `${name}.md`), `${markdown}\n`);
+  if (!opts.quick) updateReadme(markdown);
+  log(`wrote bench/results/${name}.json, ${name}.svg and ${name}.md`);
+}
+
+try {
+  await main();
+  process.exit(0);
+} catch (error) {
+  console.error(error);
+  process.exit(1);
+}

@@ -1,0 +1,102 @@
+// fastify-kinde rows: the compiled items API (examples/items-api) with a chosen session store, plus
+// three bench-only routes under /_bench that the runner uses to set up the load, never during it.
+//
+// env: PORT, ISSUER_URL, CLIENT_ID, CLIENT_SECRET, STORE=memory|sqlite|redis,
+//      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, MAX_ENTRIES (memory store bound)
+import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import * as kinde from 'fastify-kinde';
+import { buildApp } from '../../examples/items-api/dist/src/app.js';
+import { exitOnSignal, portFromEnv, ready } from './ready.mjs';
+
+const port = portFromEnv();
+const siteUrl = `http://127.0.0.1:${port}`;
+const storeName = process.env.STORE ?? 'memory';
+
+/** @returns {Promise<import('fastify-kinde').SessionStore>} */
+async function makeStore() {
+  const api = /** @type {Record<string, (options: object) => import('fastify-kinde').SessionStore>} */ (
+    /** @type {unknown} */ (kinde)
+  );
+  switch (storeName) {
+    case 'memory':
+      return kinde.memorySessionStore({ maxEntries: Number(process.env.MAX_ENTRIES ?? 100_000) });
+    case 'sqlite':
+      return api.sqliteSessionStore({ path: process.env.SQLITE_PATH });
+    case 'redis': {
+      const options = { url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX };
+      try {
+        return api.redisSessionStore({ ...options, localCache: true });
+      } catch {
+        return api.redisSessionStore({ ...options, localCache: {} });
+      }
+    }
+    default:
+      throw new Error(`unknown STORE ${storeName}`);
+  }
+}
+
+const store = await makeStore();
+
+// Remember the last session written (at login), to copy it under fresh ids for the growth runs.
+// Only `set` is wrapped: the request hot path (`get`, `touch`) runs on the store untouched.
+/** @type {{ key: string, value: object, ttlMs: number } | undefined} */
+let captured;
+const set = store.set.bind(store);
+store.set = (key, value, ttlMs) => {
+  if ('accessToken' in value) captured = { key, value, ttlMs };
+  return set(key, value, ttlMs);
+};
+
+const app = await buildApp({
+  kinde: {
+    issuerUrl: process.env.ISSUER_URL,
+    clientId: process.env.CLIENT_ID,
+    clientSecret: process.env.CLIENT_SECRET,
+    siteUrl,
+    sessionSecret: 'bench-session-secret-0123456789abcdef0123',
+    sessionStore: store,
+    env: {},
+  },
+});
+
+app.get('/_bench/token', { onRequest: kinde.requireAuth() }, (request) => ({
+  token: request.kinde.getAccessToken(),
+}));
+
+app.get('/_bench/memory', () => {
+  globalThis.gc?.();
+  const usage = process.memoryUsage();
+  return { rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external };
+});
+
+/**
+ * Copies the logged-in session under `n` fresh random ids through the store API. The memory store
+ * gets a structured clone per session, so no two sessions share their strings.
+ */
+app.post('/_bench/fill', async (request, reply) => {
+  const n = Number(/** @type {{ n?: string }} */ (request.query).n ?? 0);
+  if (captured === undefined) return reply.code(409).send({ detail: 'log in first' });
+  const { key, value, ttlMs } = captured;
+  const prefix = key.slice(0, key.lastIndexOf(':') + 1);
+  const clone = storeName === 'memory';
+  const started = performance.now();
+  const batch = 1000;
+  for (let done = 0; done < n; done += batch) {
+    const size = Math.min(batch, n - done);
+    const bytes = randomBytes(32 * size);
+    const pending = [];
+    for (let i = 0; i < size; i++) {
+      const id = bytes.subarray(i * 32, i * 32 + 32).toString('base64url');
+      const result = set(prefix + id, clone ? structuredClone(value) : value, ttlMs);
+      if (result instanceof Promise) pending.push(result);
+    }
+    if (pending.length > 0) await Promise.all(pending);
+    await yieldToLoop();
+  }
+  return { n, ms: performance.now() - started };
+});
+
+await app.listen({ port, host: '127.0.0.1' });
+ready({ url: siteUrl, store: storeName });
+exitOnSignal(() => app.close());
