@@ -150,4 +150,17 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     closed();
   });
   if (ownStore) app.addHook('onClose', async () => store.close?.());
+
+  // Graceful shutdown: close() lets in-flight requests finish, but a keep-alive connection that
+  // goes idle after close began would hold it for the keep-alive timeout (72 s); reap those too.
+  let reaper: NodeJS.Timeout | undefined;
+  app.addHook('preClose', (done) => {
+    reaper = setInterval(() => app.server.closeIdleConnections?.(), 50);
+    reaper.unref();
+    done();
+  });
+  app.addHook('onClose', (_instance, closed) => {
+    clearInterval(reaper);
+    closed();
+  });
 }

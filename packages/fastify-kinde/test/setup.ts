@@ -19,9 +19,11 @@ export async function startRig(
     kinde?: Partial<KindeOptions>;
     emulator?: Partial<Parameters<typeof startEmulator>[0]>;
     routes?: (app: FastifyInstance) => void;
+    /** An emulator that is already running (another rig's): used, and left running on close. */
+    sharedEmulator?: Rig['emulator'];
   } = {},
 ): Promise<Rig> {
-  const emulator = await startEmulator({ port: 0, ...options.emulator });
+  const emulator = options.sharedEmulator ?? (await startEmulator({ port: 0, ...options.emulator }));
   const application = defaultDirectory().applications[0]!;
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
@@ -52,7 +54,7 @@ export async function startRig(
     appUrl,
     async close() {
       await app.close();
-      await emulator.close();
+      if (options.sharedEmulator === undefined) await emulator.close();
     },
   };
 }

@@ -50,6 +50,8 @@ export interface RedisSessionStore<T extends object = object> extends SessionSto
   replace(id: string, value: T, ttlMs: number): Promise<boolean>;
   lock(id: string, ttlMs: number): Promise<string | undefined>;
   unlock(id: string, token: string): Promise<void>;
+  /** Stops the heartbeat and the subscription; quits the client when the store made it. */
+  close(): Promise<void>;
 }
 
 // One round trip each; the write and its invalidation message are one atomic step.
@@ -270,9 +272,10 @@ export function redisSessionStore<T extends object = object>(
     },
     async close() {
       cache?.close();
-      if (options.client !== undefined) return;
-      const quit = client.quit().catch(noop);
-      await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      if (options.client !== undefined || client.status === 'end') return;
+      const ended = new Promise((resolve) => client.once('end', resolve));
+      client.quit().catch(noop);
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
       client.disconnect();
     },
   };
