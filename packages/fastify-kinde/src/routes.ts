@@ -33,6 +33,7 @@ export interface AuthRouteDeps {
 /** What @fastify/swagger hands a route's `swaggerTransform` (only the parts used here). */
 interface SwaggerTransformArgs {
   schema: unknown;
+  url: string;
   openapiObject?: { components?: { securitySchemes?: Record<string, unknown> } };
 }
 
@@ -181,7 +182,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       ),
       // @fastify/swagger runs this while it builds the document: it adds the security schemes.
       config: {
-        swaggerTransform: ({ schema, openapiObject }: SwaggerTransformArgs) => {
+        swaggerTransform: ({ schema, url, openapiObject }: SwaggerTransformArgs) => {
           if (openapiObject) {
             openapiObject.components ??= {};
             openapiObject.components.securitySchemes = {
@@ -189,9 +190,9 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
               ...deps.securitySchemes(),
             };
           }
-          return { schema };
+          return { schema, url };
         },
-      } as FastifyContextConfig,
+      } as unknown as FastifyContextConfig, // @fastify/swagger types this field only where it is installed
     },
     (req, reply) => startLogin(req, reply, {}),
   );
