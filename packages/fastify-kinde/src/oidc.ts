@@ -35,9 +35,26 @@ export interface OidcClient {
   userProfile(accessToken: string): Promise<KindeUserProfile>;
 }
 
+/** A 5xx answer (`temporarily_unavailable`, a proxy's 502/503): the provider's trouble, not the user's. */
+function providerDown(error: unknown): boolean {
+  if (error instanceof client.ResponseBodyError) {
+    return error.status >= 500 || error.error === 'temporarily_unavailable';
+  }
+  const response = (error as { cause?: unknown }).cause;
+  return response instanceof Response && response.status >= 500;
+}
+
 /** Maps openid-client's failures onto our codes; the provider's own `error` is kept, never a token. */
 export function providerFailure(error: unknown, what: string): KindeAuthError {
   if (error instanceof KindeAuthError) return error;
+  if (providerDown(error)) {
+    return new KindeAuthError(
+      'ERR_PROVIDER_UNAVAILABLE',
+      `${what}: the identity provider is unavailable`,
+      {},
+      { cause: error },
+    );
+  }
   if (error instanceof client.ResponseBodyError) {
     return new KindeAuthError('ERR_CODE_EXCHANGE', `${what}: the provider answered ${error.error}`, {
       error: error.error,
@@ -84,6 +101,11 @@ function tokensFrom(
   };
 }
 
+/** How long a successful reachability probe of the provider counts, and a failed one. */
+const PROBE_OK_MS = 5_000;
+const PROBE_FAILED_MS = 1_000;
+const PROBE_TIMEOUT_MS = 3_000;
+
 /**
  * Builds the OIDC client for one provider. Discovery is lazy and retried after a failure, so an
  * app starts while the provider is down and existing sessions keep working.
@@ -112,6 +134,34 @@ export function createOidcClient(config: KindeConfig): OidcClient {
     return pending;
   }
 
+  // Before sending a browser to the provider, make sure it answers: a login while it is down gets
+  // our clear 503 page rather than the browser's connection error. One probe per few seconds at most.
+  let probe: { at: number; ttl: number; result: Promise<void> } | undefined;
+  function reachable(): Promise<void> {
+    const now = Date.now();
+    if (probe !== undefined && now - probe.at < probe.ttl) return probe.result;
+    const current = { at: now, ttl: PROBE_OK_MS, result: Promise.resolve() };
+    current.result = fetch(`${config.issuerUrl}/.well-known/openid-configuration`, {
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    })
+      .then(async (response) => {
+        await response.body?.cancel();
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      })
+      .catch((error: unknown) => {
+        current.ttl = PROBE_FAILED_MS;
+        throw new KindeAuthError(
+          'ERR_PROVIDER_UNAVAILABLE',
+          'The identity provider cannot be reached right now, so sign-in is not possible. Please try again in a minute.',
+          {},
+          { cause: error },
+        );
+      });
+    current.result.catch(() => {});
+    probe = current;
+    return current.result;
+  }
+
   return {
     async warm() {
       await discover();
@@ -119,6 +169,7 @@ export function createOidcClient(config: KindeConfig): OidcClient {
 
     async authorizationUrl(checks, extras) {
       const oidc = await discover();
+      await reachable();
       const params = new URLSearchParams({
         redirect_uri: redirectUri,
         response_type: 'code',

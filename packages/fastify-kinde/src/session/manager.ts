@@ -199,7 +199,15 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       return then(store.delete(SESSION_PREFIX + id), () => undefined);
     }
     if (record.accessExpiresAt - REFRESH_SKEW_MS <= now) {
-      return refreshOnce(id, record).then((fresh) => (fresh ? { id, record: fresh, rotated } : undefined));
+      return refreshOnce(id, record).then(
+        (fresh) => (fresh ? { id, record: fresh, rotated } : undefined),
+        (error: unknown) => {
+          // The provider is down but the token has a few seconds left: serve with it meanwhile.
+          const down = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
+          if (down && record.accessExpiresAt > Date.now()) return { id, record, rotated };
+          throw error;
+        },
+      );
     }
     const loaded: LoadedSession = { id, record, rotated };
     if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {

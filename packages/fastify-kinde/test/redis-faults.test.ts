@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { freePort, HttpClient, login } from 'test-kit';
+import { type RedisSessionStore, redisSessionStore } from '../src/index.js';
+import { RedisServer, redisServerMissing, testPrefix } from './redis-kit.js';
+import { type Rig, startRig } from './setup.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const UNAVAILABLE = '{"detail":"Session store unavailable"}';
+const COMMAND_TIMEOUT_MS = 300;
+const HEARTBEAT_MS = 100;
+
+interface Result {
+  status: number;
+  body: string;
+  /** When the request was sent and how long it took, in milliseconds from the start of the load. */
+  at: number;
+  ms: number;
+}
+
+/** A bounded load: `workers` loops of GET / with the session cookie, until stopped or 20,000 requests. */
+function load(url: string, cookie: string, workers = 6) {
+  const results: Result[] = [];
+  const started = performance.now();
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped && results.length < 20_000) {
+      const at = performance.now() - started;
+      const response = await fetch(url, { headers: { cookie } });
+      const body = await response.text();
+      results.push({ status: response.status, body, at, ms: performance.now() - started - at });
+      await sleep(2);
+    }
+  };
+  const running = Promise.all(Array.from({ length: workers }, loop));
+  return {
+    results,
+    now: () => performance.now() - started,
+    /** Waits until a request sent after `since` succeeded; answers when it was sent. */
+    async recovered(since: number, boundMs: number): Promise<number> {
+      const deadline = performance.now() + boundMs;
+      for (;;) {
+        const ok = results.find((r) => r.at > since && r.status === 200);
+        if (ok) return ok.at;
+        if (performance.now() > deadline) throw new Error(`no recovery within ${boundMs} ms`);
+        await sleep(10);
+      }
+    },
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+describe('Redis faults', { skip: redisServerMissing() }, () => {
+  let server: RedisServer;
+  let rig: Rig;
+  let store: RedisSessionStore;
+  let cookie: string;
+
+  before(async () => {
+    server = new RedisServer(await freePort());
+    await server.start();
+    store = redisSessionStore({
+      url: server.url,
+      prefix: testPrefix('faults'),
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+      localCache: { heartbeatMs: HEARTBEAT_MS },
+    });
+    rig = await startRig({ kinde: { sessionStore: store } });
+    await store.ready();
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    cookie = `kinde_session=${client.cookies(rig.appUrl).get('kinde_session')}`;
+  });
+  after(async () => {
+    await rig?.close();
+    await store?.close();
+    await server?.close();
+  });
+
+  /** Every answer a 200 or the store's 503, each within the bound; the last ones all 200. */
+  function check(results: Result[], boundMs: number) {
+    const statuses = new Set(results.map((r) => r.status));
+    assert.deepEqual([...statuses].sort(), [200, 503], 'only 200 and 503, never a 500 or a 401');
+    for (const r of results.filter((r) => r.status === 503)) assert.equal(r.body, UNAVAILABLE);
+    const slowest = Math.max(...results.filter((r) => r.status === 503).map((r) => r.ms));
+    assert.ok(slowest < boundMs, `a 503 took ${slowest.toFixed(0)} ms`);
+    assert.deepEqual(
+      results.slice(-12).map((r) => r.status),
+      Array(12).fill(200),
+      'recovered',
+    );
+    return slowest;
+  }
+
+  test('Redis killed and restarted under load: 503 at once, never a 500, recovery by itself', async (t) => {
+    const traffic = load(`${rig.appUrl}/`, cookie);
+    await sleep(300);
+    await server.kill();
+    const killedAt = traffic.now();
+    await sleep(700);
+    await server.start();
+    const restartedAt = traffic.now();
+    const recoveredAt = await traffic.recovered(restartedAt, 3_000);
+    await sleep(200);
+    await traffic.stop();
+    const slowest = check(traffic.results, COMMAND_TIMEOUT_MS + 200);
+    const down = traffic.results.filter((r) => r.at > killedAt + 20 && r.at < restartedAt);
+    assert.ok(
+      down.length > 0 && down.every((r) => r.status === 503),
+      'no session is served while Redis is gone',
+    );
+    t.diagnostic(
+      `${traffic.results.length} requests; slowest 503 ${slowest.toFixed(0)} ms; ` +
+        `first 200 ${(recoveredAt - restartedAt).toFixed(0)} ms after Redis was back`,
+    );
+  });
+
+  test('a frozen Redis (SIGSTOP) answers 503 within the command timeout, and recovers when thawed', async (t) => {
+    const traffic = load(`${rig.appUrl}/`, cookie);
+    await sleep(300);
+    server.freeze(true);
+    const frozenAt = traffic.now();
+    await sleep(1_000);
+    server.freeze(false);
+    const thawedAt = traffic.now();
+    const recoveredAt = await traffic.recovered(thawedAt, 3_000);
+    await sleep(200);
+    await traffic.stop();
+    const slowest = check(traffic.results, COMMAND_TIMEOUT_MS + 250);
+    // The cache may answer until its heartbeat has gone unanswered for 2 × HEARTBEAT_MS; not after.
+    const cacheBound = frozenAt + 2 * HEARTBEAT_MS + 50;
+    const late = traffic.results.filter((r) => r.at > cacheBound && r.at + r.ms < thawedAt);
+    assert.ok(late.length > 0 && late.every((r) => r.status === 503), 'the cache stops answering for Redis');
+    t.diagnostic(
+      `${traffic.results.length} requests; slowest 503 ${slowest.toFixed(0)} ms; ` +
+        `first 200 ${(recoveredAt - thawedAt).toFixed(0)} ms after the thaw`,
+    );
+  });
+});
+
+describe('the identity provider down', () => {
+  const rigs: Rig[] = [];
+  after(() => Promise.all(rigs.map((r) => r.close().catch(() => {}))));
+
+  test('existing sessions keep working with the provider gone', async () => {
+    const rig = await startRig();
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    await rig.emulator.close();
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200, 'the session needs no provider');
+    assert.equal((await client.request(`${rig.appUrl}/admin`)).status, 200);
+  });
+
+  test('a refresh the provider cannot answer keeps the session, and the unexpired token serves meanwhile', async () => {
+    const rig = await startRig({ emulator: { accessTokenTtl: 8 } });
+    rigs.push(rig);
+    const refreshes = () => rig.emulator.requests.filter((r) => r.grantType === 'refresh_token').length;
+    // Tokens issued 4 s in the past expire 4 s from now: inside the 5 s refresh window at once.
+    rig.emulator.control.setClockOffset(-4);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    rig.emulator.control.setClockOffset(0);
+    rig.emulator.control.failTokenEndpoint({ mode: 'down' });
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200, 'served with the unexpired token');
+    assert.equal(refreshes(), 1, 'a refresh was tried');
+    rig.emulator.control.clearFailures();
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+    assert.equal(refreshes(), 2, 'and tried again once the provider is back');
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+    assert.equal(refreshes(), 2, 'the new token needs no refresh');
+  });
+
+  test('login answers 503 with a page that says so, and works again when the provider is back', async () => {
+    const rig = await startRig();
+    rigs.push(rig);
+    rig.emulator.control.failEndpoint('discovery', { mode: 'down' });
+    const client = new HttpClient();
+    const page = await client.request(`${rig.appUrl}/api/auth/login`, { headers: { accept: 'text/html' } });
+    assert.equal(page.status, 503);
+    assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(page.body, /Sign-in is unavailable/);
+    assert.match(page.body, /the identity provider (is unavailable|cannot be reached)/);
+    const json = await client.request(`${rig.appUrl}/api/auth/login`, {
+      headers: { accept: 'application/json' },
+    });
+    assert.equal(json.status, 503);
+    assert.equal(JSON.parse(json.body).code, 'ERR_PROVIDER_UNAVAILABLE');
+
+    rig.emulator.control.clearFailures();
+    await sleep(1_050); // a failed probe is remembered for 1 s
+    await login(client, rig.appUrl, 'admin@example.test');
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+  });
+});
