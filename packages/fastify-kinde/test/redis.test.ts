@@ -24,7 +24,7 @@ async function within(boundMs: number, check: () => Promise<boolean> | boolean):
   return performance.now() - start;
 }
 
-describe('Redis session store', { skip }, () => {
+describe('Redis session store', () => {
   const prefixes: string[] = [];
   const stores: RedisSessionStore[] = [];
   const open = (options: Parameters<typeof redisSessionStore>[0] = {}) => {
@@ -39,7 +39,7 @@ describe('Redis session store', { skip }, () => {
     for (const prefix of prefixes) await removeKeys(prefix);
   });
 
-  test('stores with a TTL, touches, replaces, deletes once, and keeps to its prefix', async () => {
+  test('stores with a TTL, touches, replaces, deletes once, and keeps to its prefix', { skip }, async () => {
     const store = open();
     await store.ready();
     await store.set('a', { n: 1 }, 60_000);
@@ -73,7 +73,7 @@ describe('Redis session store', { skip }, () => {
     assert.equal(takes.filter(Boolean).length, 1);
   });
 
-  test('a lease is held by one taker until given back or expired', async () => {
+  test('a lease is held by one taker until given back or expired', { skip }, async () => {
     const store = open();
     const peer = open({ prefix: prefixes.at(-1) });
     const token = await store.lock('sess:1', 5_000);
@@ -107,7 +107,9 @@ describe('Redis session store', { skip }, () => {
     );
   });
 
-  test('the local cache answers without Redis and is invalidated across instances within 100 ms', async (t) => {
+  test('the local cache answers without Redis and is invalidated across instances within 100 ms', {
+    skip,
+  }, async (t) => {
     const a = open({ localCache: true });
     const b = open({ prefix: prefixes.at(-1), localCache: { maxEntries: 100 } });
     await Promise.all([a.ready(), b.ready()]);
@@ -139,7 +141,9 @@ describe('Redis session store', { skip }, () => {
     assert.ok(b.cache!.size <= 100, 'the cache keeps to maxEntries');
   });
 
-  test('while its subscription is down the cache is bypassed, and it is emptied when resubscribed', async () => {
+  test('while its subscription is down the cache is bypassed, and it is emptied when resubscribed', {
+    skip,
+  }, async () => {
     const a = open();
     const b = open({ prefix: prefixes.at(-1), localCache: { heartbeatMs: 100 } });
     await b.ready();
@@ -162,7 +166,7 @@ describe('Redis session store', { skip }, () => {
   });
 });
 
-describe('many instances on one Redis', { skip }, () => {
+describe('many instances on one Redis', () => {
   const rigs: Rig[] = [];
   const prefixes: string[] = [];
   const stores: RedisSessionStore[] = [];
@@ -189,7 +193,7 @@ describe('many instances on one Redis', { skip }, () => {
     return { a, b };
   }
 
-  test('login on A, use on B, logout on B: A refuses the session within 100 ms', async (t) => {
+  test('login on A, use on B, logout on B: A refuses the session within 100 ms', { skip }, async (t) => {
     const { a, b } = await pair();
     const bounds: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -208,7 +212,9 @@ describe('many instances on one Redis', { skip }, () => {
     t.diagnostic(`A refused the session at most ${Math.max(...bounds).toFixed(1)} ms after B's logout`);
   });
 
-  test('50 concurrent requests with an expiring token over both instances: all 200, one refresh', async () => {
+  test('50 concurrent requests with an expiring token over both instances: all 200, one refresh', {
+    skip,
+  }, async () => {
     // Tokens live 7 s; a session refreshes within 5 s of expiry. No grace window: a second refresh
     // with the rotated refresh token would be refused and end the session.
     const { a, b } = await pair({ accessTokenTtl: 7, refreshGraceSeconds: 0 });
@@ -234,7 +240,9 @@ describe('many instances on one Redis', { skip }, () => {
     assert.equal(refreshCount(a), refreshes + 1);
   });
 
-  test('SESSION_STORE=redis builds the store, closes it with the app, and drains in-flight requests', async () => {
+  test('SESSION_STORE=redis builds the store, closes it with the app, and drains in-flight requests', {
+    skip,
+  }, async () => {
     const prefix = testPrefix('env');
     prefixes.push(prefix);
     const rig = await startRig({
