@@ -105,6 +105,9 @@ describe('Redis faults', () => {
     await sleep(300);
     await server.kill();
     const killedAt = traffic.now();
+    const loginPage = await fetch(`${rig.appUrl}/api/auth/login`, { redirect: 'manual' });
+    assert.equal(loginPage.status, 503, 'a login cannot be started without the store');
+    assert.match(await loginPage.text(), /Sign-in is unavailable/);
     await sleep(700);
     await server.start();
     const restartedAt = traffic.now();

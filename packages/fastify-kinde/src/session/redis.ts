@@ -156,6 +156,8 @@ export function redisSessionStore<T extends object = object>(
   const scripted = client as unknown as Scripted;
   const channel = `${prefix}invalidate`;
 
+  // A client made with lazyConnect waits for its first command, but we wait for it: connect now.
+  if (client.status === 'wait') client.connect().catch(noop);
   let started = client.status === 'ready';
   const clientReady = firstReady(client).then(() => {
     started = true;
@@ -297,6 +299,7 @@ function localCache<T>(client: Redis, channel: string, timeoutMs: number, option
   });
 
   const subscriber = client.duplicate({
+    lazyConnect: false,
     autoResubscribe: false,
     enableOfflineQueue: false,
     commandTimeout: timeoutMs,
