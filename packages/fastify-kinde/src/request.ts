@@ -9,7 +9,7 @@ import {
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import type { LoadedSession, SessionManager } from './session/manager.js';
-import type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 import type { MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
 
@@ -23,38 +23,49 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
 }
 
 /**
- * Runs `work`, then `ok` or `fail`, then `done`: synchronously when `work` answers synchronously,
- * so a sync store or a cached token costs no promise on the hot path.
+ * Runs `compute`, then `ok` or `fail`, then `done`: synchronously when `compute` answers
+ * synchronously, so a sync store or a cached token costs no promise. The handlers are made once per
+ * plugin, not per request.
  */
 function settle<T>(
-  work: () => MaybePromise<T>,
-  ok: (value: T) => void,
-  fail: (error: unknown) => void,
+  request: FastifyRequest,
+  reply: FastifyReply,
   done: HookHandlerDoneFunction,
+  compute: (request: FastifyRequest) => MaybePromise<T>,
+  ok: (request: FastifyRequest, reply: FastifyReply, value: T) => void,
+  fail: (request: FastifyRequest, error: unknown) => void,
 ): void {
   let result: MaybePromise<T>;
   try {
-    result = work();
+    result = compute(request);
   } catch (error) {
-    fail(error);
+    fail(request, error);
     done();
     return;
   }
   if (!isPromise(result)) {
-    ok(result);
+    ok(request, reply, result);
     done();
     return;
   }
   result.then(
     (value) => {
-      ok(value);
+      ok(request, reply, value);
       done();
     },
     (error: unknown) => {
-      fail(error);
+      fail(request, error);
       done();
     },
   );
+}
+
+/** A memoised promise that is dropped when it fails, so that a later call tries again. */
+function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
+  return promise.catch((error: unknown) => {
+    forget();
+    throw error;
+  });
 }
 
 function text(value: unknown): string | null {
@@ -85,7 +96,9 @@ function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeCon
     accessClaims: claims,
     idToken: null,
     idClaims: NO_CLAIMS,
-    loadProfile: machine ? null : () => (profile ??= oidc.userProfile(token)),
+    loadProfile: machine
+      ? null
+      : () => (profile ??= forgetOnFailure(oidc.userProfile(token), () => (profile = undefined))),
   });
 }
 
@@ -101,7 +114,8 @@ function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession):
     accessClaims: record.accessClaims,
     idToken: record.idToken,
     idClaims: record.idClaims,
-    loadProfile: () => (profile ??= sessions.profile(id, record)),
+    loadProfile: () =>
+      (profile ??= forgetOnFailure(sessions.profile(id, record), () => (profile = undefined))),
   });
 }
 
@@ -118,13 +132,23 @@ export interface CredentialDeps {
  * guards decide. Synchronous stores and cached tokens make no promise.
  */
 export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
+  // A record (or verified claims) keeps its object identity while a store or cache holds it, so its
+  // context is made once, not on every request.
+  const sessionContexts = new WeakMap<SessionRecord, KindeContext>();
+  const bearerContexts = new WeakMap<Claims, KindeContext>();
+
   const attach = (request: FastifyRequest, reply: FastifyReply, loaded: LoadedSession | undefined) => {
     if (loaded === undefined) {
       request.kinde = anonymousContext();
       reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
       return;
     }
-    request.kinde = sessionCaller(sessions, loaded);
+    let context = sessionContexts.get(loaded.record);
+    if (context === undefined || context.sessionId !== loaded.id) {
+      context = sessionCaller(sessions, loaded);
+      sessionContexts.set(loaded.record, context);
+    }
+    request.kinde = context;
     if (loaded.rotated) sessions.setCookie(reply, loaded.id);
   };
 
@@ -139,46 +163,45 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
     request.kinde = providerDown ? anonymousContext() : unavailableContext();
   };
 
+  const bearerToken = (request: FastifyRequest): string | undefined => {
+    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    return token !== undefined && JWT_SHAPE.test(token) ? token : undefined;
+  };
+
+  const bearerVerified = (request: FastifyRequest, _reply: FastifyReply, claims: Claims) => {
+    let context = bearerContexts.get(claims);
+    if (context === undefined) {
+      context = bearerCaller(bearerToken(request)!, claims, oidc);
+      bearerContexts.set(claims, context);
+    }
+    request.kinde = context;
+  };
+
   const bearerFailed = (request: FastifyRequest, error: unknown) => {
     const reason =
       error instanceof KindeAuthError ? (error.details.reason ?? error.message) : 'the token is invalid';
     request.kinde = refusedContext(reason);
   };
 
-  function fromBearer(request: FastifyRequest, header: string, done: HookHandlerDoneFunction): void {
-    const token = BEARER.exec(header)?.[1];
-    if (token === undefined || !JWT_SHAPE.test(token)) {
-      request.kinde = refusedContext('the bearer token is malformed');
-      done();
-      return;
-    }
-    settle(
-      () => verifier.verifyCached(token),
-      (claims) => {
-        request.kinde = bearerCaller(token, claims, oidc);
-      },
-      (error) => bearerFailed(request, error),
-      done,
-    );
-  }
+  const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
+  const loadSession = (request: FastifyRequest) => sessions.load(request.cookies[sessions.cookieName]!);
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
     if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
-      fromBearer(request, authorization, done);
+      if (bearerToken(request) === undefined) {
+        request.kinde = refusedContext('the bearer token is malformed');
+        done();
+        return;
+      }
+      settle(request, reply, done, verifyBearer, bearerVerified, bearerFailed);
       return;
     }
-    const signed = request.cookies[sessions.cookieName];
-    if (signed === undefined) {
+    if (request.cookies[sessions.cookieName] === undefined) {
       request.kinde = anonymousContext();
       done();
       return;
     }
-    settle(
-      () => sessions.load(signed),
-      (loaded) => attach(request, reply, loaded),
-      (error) => sessionFailed(request, error),
-      done,
-    );
+    settle(request, reply, done, loadSession, attach, sessionFailed);
   };
 }

@@ -18,23 +18,36 @@ function mac(value: string, secret: string): Buffer {
  * signer.unsign(signer.sign('abc')); // { value: 'abc', rotated: false }
  * ```
  */
-export function createCookieSigner(secrets: readonly string[]): CookieSigner {
+export function createCookieSigner(secrets: readonly string[], cacheEntries = 10_000): CookieSigner {
   if (secrets.length === 0) throw new TypeError('at least one secret is required');
   const [first] = secrets as [string, ...string[]];
+  // Values whose signature already verified: a returning cookie costs a Map lookup, not an HMAC.
+  // Only verified strings are kept, keyed by the whole signed value, and the secrets never change.
+  const verified = new Map<string, { value: string; rotated: boolean }>();
+  const check = (signed: string): { value: string; rotated: boolean } | undefined => {
+    const dot = signed.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const value = signed.slice(0, dot);
+    const given = Buffer.from(signed.slice(dot + 1), 'base64url');
+    if (given.length !== 32) return undefined;
+    for (let i = 0; i < secrets.length; i++) {
+      if (timingSafeEqual(given, mac(value, secrets[i]!))) return { value, rotated: i > 0 };
+    }
+    return undefined;
+  };
   return {
     sign(value) {
       return `${value}.${mac(value, first).toString('base64url')}`;
     },
     unsign(signed) {
-      const dot = signed.lastIndexOf('.');
-      if (dot <= 0) return undefined;
-      const value = signed.slice(0, dot);
-      const given = Buffer.from(signed.slice(dot + 1), 'base64url');
-      if (given.length !== 32) return undefined;
-      for (let i = 0; i < secrets.length; i++) {
-        if (timingSafeEqual(given, mac(value, secrets[i]!))) return { value, rotated: i > 0 };
+      const known = verified.get(signed);
+      if (known !== undefined) return known;
+      const result = check(signed);
+      if (result !== undefined && cacheEntries > 0) {
+        if (verified.size >= cacheEntries) verified.delete(verified.keys().next().value as string);
+        verified.set(signed, result);
       }
-      return undefined;
+      return result;
     },
   };
 }
