@@ -109,17 +109,21 @@ describe('Redis faults', () => {
     assert.equal(loginPage.status, 503, 'a login cannot be started without the store');
     assert.match(await loginPage.text(), /Sign-in is unavailable/);
     await sleep(700);
+    const restartingAt = traffic.now();
     await server.start();
     const restartedAt = traffic.now();
     const recoveredAt = await traffic.recovered(restartedAt, 3_000);
     await sleep(200);
     await traffic.stop();
     const slowest = check(traffic.results, COMMAND_TIMEOUT_MS + 200);
-    const down = traffic.results.filter((r) => r.at > killedAt + 20 && r.at < restartedAt);
-    assert.ok(
-      down.length > 0 && down.every((r) => r.status === 503),
-      'no session is served while Redis is gone',
-    );
+    // Once the app has seen its connections close (at once here; 100 ms of slack for a loaded machine),
+    // nothing is served from the local cache.
+    const down = traffic.results.filter((r) => r.at > killedAt + 100 && r.at + r.ms < restartingAt);
+    const served = down
+      .filter((r) => r.status !== 503)
+      .map((r) => `${r.status} at +${(r.at - killedAt).toFixed(0)} ms`);
+    assert.ok(down.length > 0, 'requests were sent while Redis was gone');
+    assert.deepEqual(served, [], 'no session is served while Redis is gone');
     t.diagnostic(
       `${traffic.results.length} requests; slowest 503 ${slowest.toFixed(0)} ms; ` +
         `first 200 ${(recoveredAt - restartedAt).toFixed(0)} ms after Redis was back`,
