@@ -139,9 +139,20 @@ export function redisSessionStore<T extends object = object>(
 
   // A client made with lazyConnect waits for its first command, but we wait for it: connect now.
   if (client.status === 'wait') client.connect().catch(noop);
-  let started = client.status === 'ready';
-  const clientReady = firstReady(client).then(() => {
-    started = true;
+  const clientReady = firstReady(client);
+  // Calls made before the first connection attempt has ended wait for it (bounded); later ones go
+  // straight to the client, which fails at once while disconnected.
+  let connecting = client.status !== 'ready';
+  const firstAttempt = new Promise<void>((resolve) => {
+    if (!connecting) return resolve();
+    const ended = () => {
+      connecting = false;
+      client.off('ready', ended);
+      client.off('close', ended);
+      resolve();
+    };
+    client.on('ready', ended);
+    client.on('close', ended);
   });
 
   function unavailable(cause: unknown): KindeAuthError {
@@ -157,11 +168,13 @@ export function redisSessionStore<T extends object = object>(
   /** Runs one Redis call, failing with ERR_STORE_UNAVAILABLE after `timeoutMs` at the latest. */
   function bounded<R>(work: () => Promise<R>): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(unavailable(new Error(`no answer within ${timeoutMs} ms`))),
-        timeoutMs,
-      );
-      const run = started ? work() : clientReady.then(work);
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(unavailable(new Error(`no answer within ${timeoutMs} ms`)));
+      }, timeoutMs);
+      // A call that already failed its caller is not sent once the connection is up.
+      const run = connecting ? firstAttempt.then(() => (late ? Promise.reject() : work())) : work();
       run.then(
         (value) => {
           clearTimeout(timer);
