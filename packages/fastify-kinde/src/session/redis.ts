@@ -270,7 +270,8 @@ export function redisSessionStore<T extends object = object>(
       const ended = new Promise((resolve) => client.once('end', resolve));
       client.quit().catch(noop);
       await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
-      client.disconnect();
+      // Status changes while awaiting; disconnecting an ended client would leave a 2 s timer behind.
+      if ((client.status as string) !== 'end') client.disconnect();
     },
   };
   return store;
