@@ -116,6 +116,10 @@ describe('Redis session store', () => {
       () => redisSessionStore({ commandTimeoutMs: 0 }),
       /"commandTimeoutMs" must be a positive integer/,
     );
+    assert.throws(
+      () => redisSessionStore({ localCache: { maxEntries: 0 } }),
+      /"localCache.maxEntries" must be a positive integer/,
+    );
   });
 
   test('the local cache answers without Redis and is invalidated across instances within 100 ms', {

@@ -26,15 +26,22 @@ export function positiveInteger(value: number, name: string): number {
   return value;
 }
 
+/** Checks the cache options and fills in the defaults. */
+export function cacheSettings(options: RedisLocalCacheOptions): Required<RedisLocalCacheOptions> {
+  return {
+    maxEntries: positiveInteger(options.maxEntries ?? 10_000, 'localCache.maxEntries'),
+    heartbeatMs: positiveInteger(options.heartbeatMs ?? 500, 'localCache.heartbeatMs'),
+  };
+}
+
 /** The in-process cache, its subscription to the invalidation channel, and its heartbeat. */
 export function localCache<T>(
   client: Redis,
   channel: string,
   timeoutMs: number,
-  options: RedisLocalCacheOptions,
+  options: Required<RedisLocalCacheOptions>,
 ) {
-  const maxEntries = positiveInteger(options.maxEntries ?? 10_000, 'localCache.maxEntries');
-  const heartbeatMs = positiveInteger(options.heartbeatMs ?? 500, 'localCache.heartbeatMs');
+  const { maxEntries, heartbeatMs } = options;
   const entries = new Map<string, StoreEntry<T>>();
   const reading = new Map<string, Flight<T>>();
   let live = false;

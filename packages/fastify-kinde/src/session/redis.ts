@@ -1,7 +1,13 @@
 import { type Cluster, Redis } from 'ioredis';
 import { KindeAuthError } from '../errors.js';
 import { randomId } from './record.js';
-import { type Flight, localCache, positiveInteger, type RedisLocalCacheOptions } from './redis-cache.js';
+import {
+  cacheSettings,
+  type Flight,
+  localCache,
+  positiveInteger,
+  type RedisLocalCacheOptions,
+} from './redis-cache.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link redisSessionStore}. */
@@ -127,8 +133,8 @@ export function redisSessionStore<T extends object = object>(
 ): RedisSessionStore<T> {
   const prefix = options.prefix ?? 'kinde:';
   const timeoutMs = positiveInteger(options.commandTimeoutMs ?? 1_000, 'commandTimeoutMs');
-  const cacheOptions =
-    options.localCache === true ? {} : options.localCache === false ? undefined : options.localCache;
+  const localCacheOption = options.localCache === true ? {} : options.localCache || undefined;
+  const cacheOptions = localCacheOption && cacheSettings(localCacheOption);
   const client = options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs);
   if (cacheOptions !== undefined && (client as Cluster).isCluster === true) {
     throw new TypeError('"localCache" needs a standalone or Sentinel client, not a Cluster');
