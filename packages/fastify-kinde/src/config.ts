@@ -168,6 +168,11 @@ function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoute
 }
 
 function redisStore(env: Record<string, string | undefined>): BuiltInStore {
+  if (!env.REDIS_URL && env.NODE_ENV === 'production') {
+    fail(
+      'REDIS_URL is required in production when SESSION_STORE=redis, e.g. rediss://user:password@redis.internal:6380',
+    );
+  }
   const url = env.REDIS_URL || 'redis://127.0.0.1:6379';
   let protocol: string;
   try {

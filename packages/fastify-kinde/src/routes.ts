@@ -288,6 +288,13 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
 
   const logoutDocs = docs('Sign out', 'Ends the session here and at Kinde.');
   app.get(config.routes.logout, { errorHandler: renderError, schema: logoutDocs }, async (request, reply) => {
+    if (request.kinde.unavailable) {
+      // The session cannot be deleted now: clearing only the cookie would leave it alive in the store.
+      throw new KindeAuthError(
+        'ERR_STORE_UNAVAILABLE',
+        'Signing out is not possible right now: the session store is unavailable. Try again shortly.',
+      );
+    }
     const id = request.kinde.sessionId;
     if (id !== null) await sessions.destroy(id);
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());

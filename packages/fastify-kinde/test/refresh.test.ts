@@ -34,11 +34,38 @@ describe('token refresh', () => {
     const client = new HttpClient();
     await login(client, rig.appUrl, 'admin@example.test');
     const stolen = client.cookies(rig.appUrl).get('kinde_session')!;
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Past the access token's expiry, with the refresh token expired too.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     const answer = await client.request(`${rig.appUrl}/`);
     assert.equal(answer.status, 401);
     assert.equal(answer.body, '{"detail":"Not authenticated"}');
     const again = await fetch(`${rig.appUrl}/`, { headers: { cookie: `kinde_session=${stolen}` } });
     assert.equal(again.status, 401, 'the session was deleted, not just skipped');
+  });
+});
+
+describe('token refresh against a provider that returns the unexpired access token (as Kinde does)', () => {
+  test('the last seconds of a token cost one refresh, not one per request', async () => {
+    const rig = await startRig({ emulator: { accessTokenTtl: 6, reuseAccessTokenOnRefresh: true } });
+    try {
+      const client = new HttpClient();
+      await login(client, rig.appUrl, 'admin@example.test');
+      const before = refreshCount(rig);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      for (let i = 0; i < 10; i++) assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+      assert.equal(refreshCount(rig), before + 1, 'ten requests near expiry: one refresh');
+      const token = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
+      await new Promise((resolve) => setTimeout(resolve, 4_700));
+      assert.equal(
+        (await client.request(`${rig.appUrl}/`)).status,
+        200,
+        'after expiry the session refreshes again',
+      );
+      const fresh = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
+      assert.notEqual(fresh, token);
+      assert.ok(refreshCount(rig) <= before + 3);
+    } finally {
+      await rig.close();
+    }
   });
 });

@@ -42,6 +42,17 @@ function sameTokens(a: SessionRecord, b: SessionRecord): boolean {
   );
 }
 
+/**
+ * Refresh an expired token always; one about to expire unless it was refreshed moments ago (Kinde
+ * answers a refresh with the same access token while it is unexpired, and asking again on every
+ * request of its last seconds would only load the provider).
+ */
+function needsRefresh(record: SessionRecord, now: number): boolean {
+  if (record.accessExpiresAt <= now) return true;
+  if (record.accessExpiresAt - REFRESH_SKEW_MS > now) return false;
+  return record.refreshedAt === undefined || now - record.refreshedAt >= REFRESH_SKEW_MS;
+}
+
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function';
 }
@@ -138,6 +149,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       idClaims,
       // A response without a new refresh token keeps the old one.
       refreshToken: tokens.refreshToken ?? record.refreshToken,
+      refreshedAt: Date.now(),
     };
     return (await save(id, next)) ? next : undefined;
   }
@@ -198,7 +210,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
       return then(store.delete(SESSION_PREFIX + id), () => undefined);
     }
-    if (record.accessExpiresAt - REFRESH_SKEW_MS <= now) {
+    if (needsRefresh(record, now)) {
       return refreshOnce(id, record).then(
         (fresh) => (fresh ? { id, record: fresh, rotated } : undefined),
         (error: unknown) => {

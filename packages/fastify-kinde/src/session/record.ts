@@ -42,6 +42,8 @@ export interface SessionRecord {
   refreshToken: string | null;
   /** Milliseconds since the epoch; the absolute lifetime counts from here. */
   createdAt: number;
+  /** Milliseconds since the epoch of the last refresh, if any. */
+  refreshedAt?: number;
   /** The user profile, once fetched. */
   profile?: KindeUserProfile;
 }

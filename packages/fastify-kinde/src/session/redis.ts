@@ -1,4 +1,5 @@
-import { type Cluster, Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis } from 'ioredis';
 import { KindeAuthError } from '../errors.js';
 import { randomId } from './record.js';
 import {
@@ -92,9 +93,15 @@ const noop = () => {};
 
 export type { RedisLocalCacheOptions };
 
+/** ioredis, loaded when a Redis store is made: apps on another store do not pay for it at start-up. */
+function loadIoredis(): typeof import('ioredis') {
+  return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+}
+
 /** A client that fails fast during an outage and reconnects on its own. */
 function ownClient(url: string, commandTimeoutMs: number): Redis {
-  const client = new Redis(url, {
+  const { Redis: RedisClient } = loadIoredis();
+  const client = new RedisClient(url, {
     commandTimeout: commandTimeoutMs,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
