@@ -8,7 +8,8 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { freePort, HttpClient, login } from './harness.js';
 
-const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+// What `npm start` runs: the compiled app, bundled into one module.
+const main = fileURLToPath(new URL('../main.bundle.mjs', import.meta.url));
 
 const scratch = mkdtempSync(join(tmpdir(), 'items-api-main-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
