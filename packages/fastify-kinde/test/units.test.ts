@@ -124,6 +124,19 @@ describe('memory store', () => {
   });
   test('refuses a nonsensical bound', () => {
     assert.throws(() => memorySessionStore({ maxEntries: 0 }), /"maxEntries" must be a positive integer/);
+    assert.throws(() => memorySessionStore({ hotEntries: -1 }), /"hotEntries" must be a whole number/);
+  });
+  test('keeps values as JSON and the hottest parsed: a cold read is an equal copy, a hot one the same object', () => {
+    const store = memorySessionStore<{ n: number; list: string[] }>({ hotEntries: 1 });
+    const a = { n: 1, list: ['x'] };
+    store.set('a', a, 60_000);
+    assert.equal((store.get('a') as { value: unknown }).value, a, 'hot: the same object');
+    store.set('b', { n: 2, list: [] }, 60_000);
+    const cold = (store.get('a') as { value: unknown }).value;
+    assert.notEqual(cold, a);
+    assert.deepEqual(cold, a);
+    store.touch('a', 120_000);
+    assert.equal((store.get('a') as { value: unknown }).value, cold, 'a touch keeps the parsed value');
   });
 });
 

@@ -4,11 +4,23 @@ import type { SessionStore, StoreEntry } from './store.js';
 export interface MemorySessionStoreOptions {
   /** The most entries kept; the least recently used is evicted past it. Default 100,000. */
   maxEntries?: number;
+  /** Parsed values kept ready for the hottest entries. Default 10,000. */
+  hotEntries?: number;
+}
+
+interface Stored {
+  /** The value as JSON: one string per session keeps the heap small for the garbage collector. */
+  json: string;
+  expiresAt: number;
 }
 
 /**
  * A bounded in-process store: least-recently-used eviction past `maxEntries`, and a TTL per entry.
  * For tests and single-instance development; sessions are lost when the process ends.
+ *
+ * Values are kept as JSON strings, with the hottest ones also kept parsed: a million sessions
+ * then cost the garbage collector a million strings rather than tens of millions of small objects,
+ * and a hot session still costs no parse.
  *
  * @example
  * ```ts
@@ -19,19 +31,32 @@ export function memorySessionStore<T extends object = object>(
   options: MemorySessionStoreOptions = {},
 ): SessionStore<T> & { readonly size: number } {
   const maxEntries = options.maxEntries ?? 100_000;
+  const hotEntries = options.hotEntries ?? 10_000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new TypeError('"maxEntries" must be a positive integer');
   }
+  if (!Number.isInteger(hotEntries) || hotEntries < 0)
+    throw new TypeError('"hotEntries" must be a whole number');
   // A Map iterates in insertion order: re-inserting on access keeps the oldest use first.
-  const entries = new Map<string, StoreEntry<T>>();
+  const entries = new Map<string, Stored>();
+  const hot = new Map<string, StoreEntry<T>>();
 
-  function live(id: string): StoreEntry<T> | undefined {
+  function live(id: string): Stored | undefined {
     const entry = entries.get(id);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= Date.now()) {
       entries.delete(id);
+      hot.delete(id);
       return undefined;
     }
+    return entry;
+  }
+
+  function remember(id: string, entry: StoreEntry<T>): StoreEntry<T> {
+    if (hotEntries === 0) return entry;
+    hot.delete(id);
+    hot.set(id, entry);
+    if (hot.size > hotEntries) hot.delete(hot.keys().next().value as string);
     return entry;
   }
 
@@ -40,32 +65,41 @@ export function memorySessionStore<T extends object = object>(
       return entries.size;
     },
     get(id) {
-      const entry = live(id);
-      if (entry !== undefined) {
-        entries.delete(id);
-        entries.set(id, entry);
-      }
-      return entry;
+      const stored = live(id);
+      if (stored === undefined) return undefined;
+      entries.delete(id);
+      entries.set(id, stored);
+      const parsed = hot.get(id);
+      if (parsed !== undefined && parsed.expiresAt === stored.expiresAt) return parsed;
+      return remember(id, { value: JSON.parse(stored.json) as T, expiresAt: stored.expiresAt });
     },
     set(id, value, ttlMs) {
+      const expiresAt = Date.now() + ttlMs;
       entries.delete(id);
-      entries.set(id, { value, expiresAt: Date.now() + ttlMs });
+      entries.set(id, { json: JSON.stringify(value), expiresAt });
+      remember(id, { value, expiresAt });
       if (entries.size > maxEntries) {
-        const oldest = entries.keys().next().value;
-        if (oldest !== undefined) entries.delete(oldest);
+        const oldest = entries.keys().next().value as string;
+        entries.delete(oldest);
+        hot.delete(oldest);
       }
     },
     touch(id, ttlMs) {
-      const entry = live(id);
-      if (entry !== undefined) entry.expiresAt = Date.now() + ttlMs;
+      const stored = live(id);
+      if (stored === undefined) return;
+      stored.expiresAt = Date.now() + ttlMs;
+      const parsed = hot.get(id);
+      if (parsed !== undefined) hot.set(id, { value: parsed.value, expiresAt: stored.expiresAt });
     },
     delete(id) {
       const existed = live(id) !== undefined;
       entries.delete(id);
+      hot.delete(id);
       return existed;
     },
     close() {
       entries.clear();
+      hot.clear();
     },
   };
 }
