@@ -24,9 +24,10 @@ import {
   targetsMarkdown,
 } from './lib/report.mjs';
 import { measureStartup } from './lib/startup.mjs';
+import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const HERE = new URL('./', import.meta.url).pathname;
-const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile] [--wrk]
 
   --quick         one short round per row, growth up to 100k sessions (about 2 minutes)
   --only ids      comma-separated row ids (bare Fastify always runs, for the ratios)
@@ -34,6 +35,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --skip-growth   no growth measurement
   --profile       run the rows with node --cpu-prof on every server and print the top
                   self-time functions of each (implies --skip-startup --skip-growth)
+  --wrk           load with wrk (-t1 -c50) when it is installed; rows with a token per
+                  request stay on autocannon
 
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis bearer-first bearer-repeat items express-kinde`;
 
@@ -44,6 +47,7 @@ const { values: opts } = parseArgs({
     'skip-startup': { type: 'boolean', default: false },
     'skip-growth': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    wrk: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -89,6 +93,15 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   });
 }
 const log = (/** @type {string} */ line) => console.error(line);
+const useWrk = opts.wrk && wrkAvailable();
+if (opts.wrk && !useWrk) log('--wrk: wrk is not installed, using autocannon');
+
+/**
+ * One load run with the chosen generator (wrk only for a fixed request).
+ *
+ * @param {Parameters<typeof runLoad>[0]} options
+ */
+const load = (options) => (useWrk && !options.tokens ? runWrk(options) : runLoad(options));
 
 /** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string }} ServerSpec */
 /** @type {Record<string, ServerSpec>} */
@@ -348,7 +361,7 @@ async function loadRows(running, accessToken, keys, ownPids) {
       );
       continue;
     }
-    await runLoad({
+    await load({
       url: server.url + row.path,
       pid: server.pid,
       seconds: plan.warm,
@@ -362,7 +375,7 @@ async function loadRows(running, accessToken, keys, ownPids) {
       if (row.status !== undefined) continue;
       const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
       quietBudgetMs -= await waitForQuiet(quietBudgetMs);
-      const result = await runLoad({
+      const result = await load({
         ownPids,
         url: server.url + row.path,
         pid: server.pid,
@@ -431,6 +444,7 @@ async function growthPhase(emulator, sqlite, ownPids) {
         plan: plan.growth,
         log,
         ownPids,
+        load,
       });
       const base = median((entries[0]?.rounds ?? []).map((/** @type {any} */ r) => r.rps));
       for (const e of entries) {
@@ -471,7 +485,7 @@ function machine() {
     pinning: pinning
       ? `servers on core ${pinning.server}, load generator and emulator on core ${pinning.load}`
       : 'none (taskset missing or one core)',
-    loadGenerator: `autocannon, ${CONNECTIONS} connections, no pipelining`,
+    loadGenerator: `${useWrk ? 'wrk -t1 (autocannon for per-request tokens)' : 'autocannon'}, ${CONNECTIONS} connections, no pipelining`,
   };
 }
 

@@ -63,8 +63,9 @@ async function fill(url, n, budgetS) {
  * @param {{ seconds: number, rounds: number, warm: number, fillBudgetS: number }} options.plan
  * @param {(line: string) => void} options.log
  * @param {number[]} options.ownPids     the emulator: bench CPU, not foreign
+ * @param {typeof runLoad} [options.load]  the load generator (default autocannon)
  */
-export async function measureGrowth({ store, sizes, emulator, scratch, plan, log, ownPids }) {
+export async function measureGrowth({ store, sizes, emulator, scratch, plan, log, ownPids, load = runLoad }) {
   /** @type {any[]} */
   const entries = [];
   try {
@@ -112,7 +113,7 @@ export async function measureGrowth({ store, sizes, emulator, scratch, plan, log
       for (const entry of entries) {
         if (entry.filled < entry.sessions) continue;
         await waitForQuiet(5_000);
-        const result = await runLoad({
+        const result = await load({
           ownPids,
           url: `${entry.server.info.url}/`,
           pid: entry.server.pid,

@@ -19,7 +19,7 @@ export const CONNECTIONS = 50;
  */
 
 /** Busy and total time of all cores so far, in µs (from /proc/stat). */
-function machineCpu() {
+export function machineCpu() {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const total = ticks.reduce((a, b) => a + b, 0);

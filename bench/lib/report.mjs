@@ -33,7 +33,7 @@ export function rowsMarkdown(rows) {
     }
     const flag = row.bad > 0 ? ` (${row.bad} failed)` : '';
     lines.push(
-      `| ${row.label} | ${thousands(row.rps)}${flag} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.cpuPerReqUs, 1)} | ${fixed(row.ratio, 2)} | ${fixed(row.cpuRatio, 2)} | ${fixed(row.foreignPct)}% |`,
+      `| ${row.label} | ${thousands(row.rps)}${flag} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.cpuPerReqUs, 1)} | ${fixed(row.ratio, 2)} | ${fixed(row.cpuRatio, 2)} | ${Number.isFinite(row.foreignPct) ? `${fixed(row.foreignPct)}%` : '–'} |`,
     );
   }
   return lines.join('\n');
