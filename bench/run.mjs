@@ -541,7 +541,7 @@ async function main() {
       for (const p of byPackage(all).slice(0, 10))
         console.log(`  ${p.selfPct.toFixed(1).padStart(5)}%  ${p.name}`);
       console.log(`${name}: top functions by self time`);
-      for (const f of all.slice(0, 20))
+      for (const f of all.slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 20)))
         console.log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
     }
   }
