@@ -39,16 +39,16 @@ export function rowsMarkdown(rows) {
   return lines.join('\n');
 }
 
-/** @param {{ runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number } | null} startup */
+/** @param {import('./startup.mjs').Startup[] | null} startup */
 export function startupMarkdown(startup) {
-  if (startup === null) return '';
+  if (startup === null || startup.length === 0) return '';
   return [
-    '| compiled example app (`node examples/items-api/dist/src/main.js`) | median of runs |',
-    '|---|---:|',
-    `| spawn → first answered request | ${fixed(startup.firstAnswerMs, 0)} ms |`,
-    `| latency of that first request | ${fixed(startup.firstRequestMs, 2)} ms |`,
-    `| latency of the second request | ${fixed(startup.secondRequestMs, 2)} ms |`,
-    `| runs | ${startup.runs} |`,
+    '| compiled example app (median of runs) | spawn → first answered request | latency of that first request | of the second | runs |',
+    '|---|---:|---:|---:|---:|',
+    ...startup.map(
+      (s) =>
+        `| ${s.entry} | ${fixed(s.firstAnswerMs)} ms | ${fixed(s.firstRequestMs, 2)} ms | ${fixed(s.secondRequestMs, 2)} ms | ${s.runs} |`,
+    ),
   ].join('\n');
 }
 
@@ -90,7 +90,7 @@ export function targetsMarkdown(targets) {
  * @param {object} run
  * @param {Row[]} run.rows
  * @param {any[]} run.growth
- * @param {{ firstAnswerMs: number } | null} run.startup
+ * @param {{ firstAnswerMs: number, entry: string }[] | null} run.startup
  * @param {number} run.verifyUs   one jose jwtVerify (RS256) on this machine, µs
  */
 export function judge({ rows, growth, startup, verifyUs }) {
@@ -126,10 +126,11 @@ export function judge({ rows, growth, startup, verifyUs }) {
       holds: null,
     });
   }
+  const start = startup?.[0];
   targets.push({
     target: 'start-up of the compiled example to its first answered request < 300 ms',
-    measured: startup ? `${fixed(startup.firstAnswerMs)} ms (median)` : 'not run',
-    holds: startup ? startup.firstAnswerMs < 300 : null,
+    measured: start ? `${fixed(start.firstAnswerMs)} ms (median, ${start.entry})` : 'not run',
+    holds: start ? start.firstAnswerMs < 300 : null,
   });
   for (const store of ['memory', 'sqlite']) {
     const big = growth.find((g) => g.store === store && g.sessions === 1_000_000);

@@ -1,7 +1,7 @@
 // Start-up of the compiled example app: spawn → first answered request, and that request's latency,
 // as the tutorial's table has it. `npm start`'s own entry point, with its embedded emulator.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,17 @@ import { freePort } from 'test-kit';
 import { median } from './load.mjs';
 import { pinning, stop, track } from './proc.mjs';
 
-const MAIN = new URL('../../examples/items-api/dist/src/main.js', import.meta.url).pathname;
+/** What `npm start` runs (an esbuild bundle of the compiled app, when built), and tsc's own output. */
+const ENTRIES = [
+  {
+    name: '`npm start`: dist/main.bundle.mjs',
+    path: new URL('../../examples/items-api/dist/main.bundle.mjs', import.meta.url).pathname,
+  },
+  {
+    name: 'tsc output: dist/src/main.js',
+    path: new URL('../../examples/items-api/dist/src/main.js', import.meta.url).pathname,
+  },
+];
 
 /**
  * One GET on a fresh connection; resolves with the status and the latency in ms.
@@ -32,29 +42,45 @@ function get(port) {
 }
 
 /**
+ * @typedef {{ entry: string, runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number, samples: object[] }} Startup
+ */
+
+/**
+ * Measures each entry point that exists, runs interleaved; the first is what `npm start` runs.
+ *
  * @param {number} runs
- * @returns {Promise<{ runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number, samples: object[] }>}
+ * @returns {Promise<Startup[]>}
  */
 export async function measureStartup(runs) {
   // An empty working directory: main.js reads `.env` from it, and must not find a real Kinde there.
   const cwd = mkdtempSync(join(tmpdir(), 'fastify-kinde-startup-'));
-  const samples = [];
+  const entries = ENTRIES.filter((e) => existsSync(e.path));
+  /** @type {object[][]} */
+  const samples = entries.map(() => []);
   try {
-    for (let i = 0; i < runs; i++) samples.push(await once(cwd));
+    for (let i = 0; i < runs; i++) {
+      for (const [j, entry] of entries.entries()) samples[j]?.push(await once(cwd, entry.path));
+    }
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
-  return {
-    runs,
-    firstAnswerMs: median(samples.map((s) => s.firstAnswerMs)),
-    firstRequestMs: median(samples.map((s) => s.firstRequestMs)),
-    secondRequestMs: median(samples.map((s) => s.secondRequestMs)),
-    samples,
-  };
+  return entries.map((entry, j) => {
+    const own = /** @type {{ firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number }[]} */ (
+      samples[j]
+    );
+    return {
+      entry: entry.name,
+      runs,
+      firstAnswerMs: median(own.map((s) => s.firstAnswerMs)),
+      firstRequestMs: median(own.map((s) => s.firstRequestMs)),
+      secondRequestMs: median(own.map((s) => s.secondRequestMs)),
+      samples: own,
+    };
+  });
 }
 
-/** @param {string} cwd */
-async function once(cwd) {
+/** @param {string} cwd @param {string} main */
+async function once(cwd, main) {
   const port = await freePort();
   const emulatorPort = await freePort();
   const env = {
@@ -65,7 +91,7 @@ async function once(cwd) {
   };
   delete env.KINDE_ISSUER_URL;
   const command = pinning ? 'taskset' : process.execPath;
-  const args = pinning ? ['-c', String(pinning.server), process.execPath, MAIN] : [MAIN];
+  const args = pinning ? ['-c', String(pinning.server), process.execPath, main] : [main];
   const started = performance.now();
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   track(child);
