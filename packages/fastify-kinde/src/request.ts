@@ -168,13 +168,14 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
     return token !== undefined && JWT_SHAPE.test(token) ? token : undefined;
   };
 
+  const bearerContextFor = (token: string, claims: Claims): KindeContext => {
+    const context = bearerCaller(token, claims, oidc);
+    bearerContexts.set(claims, context);
+    return context;
+  };
+
   const bearerVerified = (request: FastifyRequest, _reply: FastifyReply, claims: Claims) => {
-    let context = bearerContexts.get(claims);
-    if (context === undefined) {
-      context = bearerCaller(bearerToken(request)!, claims, oidc);
-      bearerContexts.set(claims, context);
-    }
-    request.kinde = context;
+    request.kinde = bearerContexts.get(claims) ?? bearerContextFor(bearerToken(request)!, claims);
   };
 
   const bearerFailed = (request: FastifyRequest, error: unknown) => {
@@ -189,6 +190,13 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
     if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
+      // A token seen before is answered from the cache before any parsing of the header.
+      const known = verifier.peek(authorization.slice(7));
+      if (known !== undefined) {
+        request.kinde = bearerContexts.get(known) ?? bearerContextFor(authorization.slice(7), known);
+        done();
+        return;
+      }
       if (bearerToken(request) === undefined) {
         request.kinde = refusedContext('the bearer token is malformed');
         done();

@@ -1,4 +1,5 @@
 import { type JWTVerifyOptions, errors as joseErrors, jwtVerify } from 'jose';
+import { GenerationalCache } from './cache.js';
 import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
 import { createJwksCache, type JwksCacheOptions } from './jwks.js';
@@ -11,6 +12,8 @@ export interface TokenVerifier {
   verify(token: string): Promise<Claims>;
   /** The same, answered from a bounded cache of verified tokens while they are unexpired. */
   verifyCached(token: string): MaybePromise<Claims>;
+  /** The claims of `token` when it is in the cache and still valid; never verifies (a stale JWKS is refreshed in the background). */
+  peek(token: string): Claims | undefined;
 }
 
 /** Options of the verifier. */
@@ -22,6 +25,8 @@ export interface TokenVerifierOptions extends JwksCacheOptions {
 }
 
 interface Verified {
+  /** The whole token: the cache is keyed by its signature's tail, so a hit must still match it all. */
+  token: string;
   claims: Claims;
   /** Milliseconds: past this the token is expired even with the tolerance. */
   until: number;
@@ -56,7 +61,10 @@ export function createTokenVerifier(
 ): TokenVerifier {
   const tolerance = options.clockToleranceSeconds ?? 5;
   const maxEntries = options.cacheEntries ?? 10_000;
-  const verified = new Map<string, Verified>();
+  // Keyed by the last characters of the signature: hashing 40 characters instead of the whole token
+  // (about 900) on every request; the stored token is compared whole.
+  const verified = new GenerationalCache<string, Verified>(maxEntries);
+  const keyOf = (token: string) => token.slice(-40);
   const jwks = createJwksCache(jwksUri, { ...options, onKeysRemoved: () => verified.clear() });
   const verifyOptions: JWTVerifyOptions = {
     issuer: config.issuerUrl,
@@ -83,20 +91,31 @@ export function createTokenVerifier(
     const exp = typeof claims.exp === 'number' ? claims.exp : 0;
     const nbf = typeof claims.nbf === 'number' ? claims.nbf : 0;
     if (maxEntries === 0) return claims;
-    verified.set(token, { claims, until: (exp + tolerance) * 1000, from: (nbf - tolerance) * 1000 });
-    if (verified.size > maxEntries) verified.delete(verified.keys().next().value as string);
+    verified.set(keyOf(token), {
+      token,
+      claims,
+      until: (exp + tolerance) * 1000,
+      from: (nbf - tolerance) * 1000,
+    });
     return claims;
   }
 
   return {
     verify,
+    peek(token) {
+      const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
+      if (hit === undefined || hit.token !== token) return undefined;
+      jwks.tick();
+      const now = Date.now();
+      return now < hit.until && now >= hit.from ? hit.claims : undefined;
+    },
     verifyCached(token) {
-      const hit = maxEntries > 0 ? verified.get(token) : undefined;
-      if (hit === undefined) return verifyAndRemember(token);
+      const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
+      if (hit === undefined || hit.token !== token) return verifyAndRemember(token);
       const now = Date.now();
       jwks.tick();
       if (now < hit.until && now >= hit.from) return hit.claims;
-      verified.delete(token);
+      verified.delete(keyOf(token));
       return verifyAndRemember(token);
     },
   };

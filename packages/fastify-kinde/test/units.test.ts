@@ -102,10 +102,11 @@ describe('returnTo', () => {
 });
 
 describe('memory store', () => {
-  test('evicts the least recently used entry past its bound', () => {
+  test('evicts the least recently used entry past its bound (recency kept to the second)', async () => {
     const store = memorySessionStore<{ n: number }>({ maxEntries: 2 });
     store.set('a', { n: 1 }, 60_000);
     store.set('b', { n: 2 }, 60_000);
+    await new Promise((r) => setTimeout(r, 1_050));
     store.get('a');
     store.set('c', { n: 3 }, 60_000);
     assert.equal(store.get('b'), undefined);
@@ -127,11 +128,12 @@ describe('memory store', () => {
     assert.throws(() => memorySessionStore({ hotEntries: -1 }), /"hotEntries" must be a whole number/);
   });
   test('keeps values as JSON and the hottest parsed: a cold read is an equal copy, a hot one the same object', () => {
-    const store = memorySessionStore<{ n: number; list: string[] }>({ hotEntries: 1 });
+    const store = memorySessionStore<{ n: number; list: string[] }>({ hotEntries: 2 });
     const a = { n: 1, list: ['x'] };
     store.set('a', a, 60_000);
     assert.equal((store.get('a') as { value: unknown }).value, a, 'hot: the same object');
     store.set('b', { n: 2, list: [] }, 60_000);
+    store.set('c', { n: 3, list: [] }, 60_000);
     const cold = (store.get('a') as { value: unknown }).value;
     assert.notEqual(cold, a);
     assert.deepEqual(cold, a);
@@ -169,5 +171,23 @@ describe('route option', () => {
       /route GET \/x: config.kinde must be true or a requirement object/,
     );
     await app.close();
+  });
+});
+
+describe('generational cache', () => {
+  test('keeps between half and all of its bound, promotes what is read, drops the old half whole', async () => {
+    const { GenerationalCache } = await import('../src/cache.js');
+    const cache = new GenerationalCache<string, number>(4);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.set('c', 3); // a and b become the old generation
+    assert.equal(cache.get('a'), 1, 'read from the old generation, promoted');
+    cache.set('d', 4); // young {c, a} full: it becomes old, b is dropped
+    assert.equal(cache.get('b'), undefined);
+    assert.equal(cache.get('a'), 1);
+    assert.equal(cache.get('c'), 3);
+    cache.delete('a');
+    assert.equal(cache.get('a'), undefined);
+    assert.deepEqual([...cache.entries()].map(([k]) => k).sort(), ['c', 'd']);
   });
 });

@@ -1,3 +1,4 @@
+import { GenerationalCache } from '../cache.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link memorySessionStore}. */
@@ -12,7 +13,16 @@ interface Stored {
   /** The value as JSON: one string per session keeps the heap small for the garbage collector. */
   json: string;
   expiresAt: number;
+  /** When it last moved to the young end of the recency order. */
+  movedAt: number;
 }
+
+/**
+ * A read moves an entry to the young end at most this often. Moving it (delete, then set) on every
+ * read leaves a V8 tombstone per read, and a hot session would grow its own hash chain until the
+ * next rehash; recency to the second is all the eviction order needs.
+ */
+const MOVE_INTERVAL_MS = 1_000;
 
 /**
  * A bounded in-process store: least-recently-used eviction past `maxEntries`, and a TTL per entry.
@@ -39,7 +49,7 @@ export function memorySessionStore<T extends object = object>(
     throw new TypeError('"hotEntries" must be a whole number');
   // A Map iterates in insertion order: re-inserting on access keeps the oldest use first.
   const entries = new Map<string, Stored>();
-  const hot = new Map<string, StoreEntry<T>>();
+  const hot = new GenerationalCache<string, StoreEntry<T>>(hotEntries);
 
   function live(id: string): Stored | undefined {
     const entry = entries.get(id);
@@ -53,10 +63,7 @@ export function memorySessionStore<T extends object = object>(
   }
 
   function remember(id: string, entry: StoreEntry<T>): StoreEntry<T> {
-    if (hotEntries === 0) return entry;
-    hot.delete(id);
-    hot.set(id, entry);
-    if (hot.size > hotEntries) hot.delete(hot.keys().next().value as string);
+    if (hotEntries > 0) hot.set(id, entry);
     return entry;
   }
 
@@ -67,16 +74,21 @@ export function memorySessionStore<T extends object = object>(
     get(id) {
       const stored = live(id);
       if (stored === undefined) return undefined;
-      entries.delete(id);
-      entries.set(id, stored);
+      const now = Date.now();
+      if (now - stored.movedAt >= MOVE_INTERVAL_MS) {
+        stored.movedAt = now;
+        entries.delete(id);
+        entries.set(id, stored);
+      }
       const parsed = hot.get(id);
       if (parsed !== undefined && parsed.expiresAt === stored.expiresAt) return parsed;
       return remember(id, { value: JSON.parse(stored.json) as T, expiresAt: stored.expiresAt });
     },
     set(id, value, ttlMs) {
-      const expiresAt = Date.now() + ttlMs;
+      const now = Date.now();
+      const expiresAt = now + ttlMs;
       entries.delete(id);
-      entries.set(id, { json: JSON.stringify(value), expiresAt });
+      entries.set(id, { json: JSON.stringify(value), expiresAt, movedAt: now });
       remember(id, { value, expiresAt });
       if (entries.size > maxEntries) {
         const oldest = entries.keys().next().value as string;

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GenerationalCache } from '../cache.js';
 
 /** Signs cookie values with HMAC-SHA256; the first secret signs, any secret verifies (rotation). */
 export interface CookieSigner {
@@ -23,7 +24,7 @@ export function createCookieSigner(secrets: readonly string[], cacheEntries = 10
   const [first] = secrets as [string, ...string[]];
   // Values whose signature already verified: a returning cookie costs a Map lookup, not an HMAC.
   // Only verified strings are kept, keyed by the whole signed value, and the secrets never change.
-  const verified = new Map<string, { value: string; rotated: boolean }>();
+  const verified = new GenerationalCache<string, { value: string; rotated: boolean }>(cacheEntries);
   const check = (signed: string): { value: string; rotated: boolean } | undefined => {
     const dot = signed.lastIndexOf('.');
     if (dot <= 0) return undefined;
@@ -44,7 +45,6 @@ export function createCookieSigner(secrets: readonly string[], cacheEntries = 10
       if (known !== undefined) return known;
       const result = check(signed);
       if (result !== undefined && cacheEntries > 0) {
-        if (verified.size >= cacheEntries) verified.delete(verified.keys().next().value as string);
         verified.set(signed, result);
       }
       return result;

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { GenerationalCache } from '../cache.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link sqliteSessionStore}. */
@@ -60,17 +61,14 @@ export function sqliteSessionStore<T extends object = object>(
   const removeAny = db.prepare<[string]>('DELETE FROM kinde_sessions WHERE id = ?');
   const expired = db.prepare<[number]>('DELETE FROM kinde_sessions WHERE expires_at <= ?');
 
-  const cache = new Map<string, StoreEntry<T>>();
+  const cache = new GenerationalCache<string, StoreEntry<T>>(cacheEntries);
   const remember = (id: string, entry: StoreEntry<T>) => {
-    if (cacheEntries === 0) return;
-    cache.delete(id);
-    cache.set(id, entry);
-    if (cache.size > cacheEntries) cache.delete(cache.keys().next().value as string);
+    if (cacheEntries > 0) cache.set(id, entry);
   };
 
   const sweep = () => {
     const now = Date.now();
-    for (const [id, entry] of cache) if (entry.expiresAt <= now) cache.delete(id);
+    for (const [id, entry] of [...cache.entries()]) if (entry.expiresAt <= now) cache.delete(id);
     return expired.run(now).changes;
   };
   const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
@@ -100,7 +98,7 @@ export function sqliteSessionStore<T extends object = object>(
       const expiresAt = now + ttlMs;
       extend.run(expiresAt, id, now);
       const cached = cache.get(id);
-      if (cached !== undefined) cache.set(id, { value: cached.value, expiresAt });
+      if (cached !== undefined) remember(id, { value: cached.value, expiresAt });
     },
     delete(id) {
       cache.delete(id);
