@@ -113,6 +113,7 @@ function processEnv(): Record<string, string | undefined> {
   return { ...fromFile, ...process.env };
 }
 
+/** True for `localhost`, 127.0.0.0/8 and `::1`. */
 function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '');
   if (host === 'localhost') return true;
@@ -278,6 +279,3 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     },
   };
 }
-
-/** True for `localhost`, 127.0.0.0/8 and `::1`. */
-export { isLoopback };

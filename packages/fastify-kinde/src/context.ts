@@ -181,8 +181,8 @@ export function unavailableContext(): KindeContext {
 }
 
 /** The context of a caller whose bearer token was refused, and why (a phrase for `error_description`). */
-export function refusedContext(problem: string, via: 'bearer' = 'bearer'): KindeContext {
-  return new CallerContext({ ...NOBODY, via, problem });
+export function refusedContext(problem: string): KindeContext {
+  return new CallerContext({ ...NOBODY, via: 'bearer', problem });
 }
 
 /** The context of an authenticated caller. */

@@ -10,17 +10,13 @@ import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import type { LoadedSession, SessionManager } from './session/manager.js';
 import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
-import type { MaybePromise } from './session/store.js';
+import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
 
 /** RFC 6750 `b64token`; a JWT is three base64url segments. */
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const NO_CLAIMS: Claims = Object.freeze({});
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
 
 /**
  * Runs `compute`, then `ok` or `fail`, then `done`: synchronously when `compute` answers
@@ -191,9 +187,10 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
     const authorization = request.headers.authorization;
     if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
       // A token seen before is answered from the cache before any parsing of the header.
-      const known = verifier.peek(authorization.slice(7));
+      const presented = authorization.slice(7);
+      const known = verifier.peek(presented);
       if (known !== undefined) {
-        request.kinde = bearerContexts.get(known) ?? bearerContextFor(authorization.slice(7), known);
+        request.kinde = bearerContexts.get(known) ?? bearerContextFor(presented, known);
         done();
         return;
       }

@@ -11,7 +11,7 @@ import {
   userFromClaims,
 } from './record.js';
 import type { CookieSigner } from './signer.js';
-import type { MaybePromise, SessionStore, StoreEntry } from './store.js';
+import { type MaybePromise, type SessionStore, type StoreEntry, then } from './store.js';
 
 /** A session read for one request. */
 export interface LoadedSession {
@@ -51,15 +51,6 @@ function needsRefresh(record: SessionRecord, now: number): boolean {
   if (record.accessExpiresAt <= now) return true;
   if (record.accessExpiresAt - REFRESH_SKEW_MS > now) return false;
   return record.refreshedAt === undefined || now - record.refreshedAt >= REFRESH_SKEW_MS;
-}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function';
-}
-
-/** Runs `next` on a value that may or may not be a promise, without making a promise when it is not. */
-export function then<T, R>(value: MaybePromise<T>, next: (v: T) => MaybePromise<R>): MaybePromise<R> {
-  return isPromise(value) ? value.then(next) : next(value);
 }
 
 /**

@@ -1,6 +1,16 @@
 /** A value or a promise of it: stores that answer synchronously keep the hot path free of promises. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/** True when a store answered with a promise rather than a value. */
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function';
+}
+
+/** Runs `next` on a value that may or may not be a promise, without making a promise when it is not. */
+export function then<T, R>(value: MaybePromise<T>, next: (v: T) => MaybePromise<R>): MaybePromise<R> {
+  return isPromise(value) ? value.then(next) : next(value);
+}
+
 /** What a store returns for a live entry. `expiresAt` is in milliseconds since the epoch. */
 export interface StoreEntry<T> {
   value: T;
