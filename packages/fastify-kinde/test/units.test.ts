@@ -191,3 +191,14 @@ describe('generational cache', () => {
     assert.deepEqual([...cache.entries()].map(([k]) => k).sort(), ['c', 'd']);
   });
 });
+
+describe('modules', () => {
+  test('no module exports a function named then (a namespace import would become a thenable)', async () => {
+    const modules = [
+      await import('../src/session/store.js'),
+      await import('../src/session/manager.js'),
+      await import('../src/index.js'),
+    ];
+    for (const namespace of modules) assert.equal('then' in namespace, false);
+  });
+});

@@ -11,7 +11,7 @@ import {
   userFromClaims,
 } from './record.js';
 import type { CookieSigner } from './signer.js';
-import { type MaybePromise, type SessionStore, type StoreEntry, then } from './store.js';
+import { type MaybePromise, type SessionStore, type StoreEntry, andThen } from './store.js';
 
 /** A session read for one request. */
 export interface LoadedSession {
@@ -199,7 +199,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     const record = entry.value as SessionRecord;
     const now = Date.now();
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
-      return then(store.delete(SESSION_PREFIX + id), () => undefined);
+      return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
     if (needsRefresh(record, now)) {
       return refreshOnce(id, record).then(
@@ -214,7 +214,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     }
     const loaded: LoadedSession = { id, record, rotated };
     if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {
-      return then(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
+      return andThen(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
     }
     return loaded;
   }
@@ -228,7 +228,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
       const unsigned = signer.unsign(signedCookie);
       if (unsigned === undefined) return undefined;
       const id = unsigned.value;
-      return then(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated));
+      return andThen(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated));
     },
     async create(reply, tokens, accessClaims) {
       const idClaims = tokens.idClaims ?? {};
