@@ -11,7 +11,7 @@ import {
   userFromClaims,
 } from './record.js';
 import type { CookieSigner } from './signer.js';
-import { type MaybePromise, type SessionStore, type StoreEntry, andThen } from './store.js';
+import { andThen, type MaybePromise, type SessionStore, type StoreEntry } from './store.js';
 
 /** A session read for one request. */
 export interface LoadedSession {
