@@ -14,7 +14,8 @@ export type KindeErrorCode =
   | 'ERR_PROVIDER_UNAVAILABLE'
   | 'ERR_BAD_REQUEST'
   | 'ERR_FLAG'
-  | 'ERR_STORE_UNAVAILABLE';
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_CROSS_SITE';
 
 const STATUS: Record<KindeErrorCode, number> = {
   ERR_CONFIG: 500,
@@ -30,6 +31,7 @@ const STATUS: Record<KindeErrorCode, number> = {
   ERR_BAD_REQUEST: 400,
   ERR_FLAG: 500,
   ERR_STORE_UNAVAILABLE: 503,
+  ERR_CROSS_SITE: 403,
 };
 
 /**

@@ -112,8 +112,6 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     config,
     oidc,
     sessions,
-    store,
-    signer,
     verifier,
     securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
   });

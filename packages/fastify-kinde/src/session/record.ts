@@ -48,14 +48,6 @@ export interface SessionRecord {
   profile?: KindeUserProfile;
 }
 
-/** A login attempt: what the callback must check, kept under its `state` for a few minutes. */
-export interface LoginAttempt {
-  v: 1;
-  nonce: string;
-  codeVerifier: string;
-  returnTo: string;
-}
-
 function text(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }

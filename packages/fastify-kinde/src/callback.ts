@@ -1,0 +1,85 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { KindeConfig } from './config.js';
+import { KindeAuthError } from './errors.js';
+import type { LoginAttempts } from './login-attempts.js';
+import type { LoginChecks, OidcClient, ProviderTokens } from './oidc.js';
+import { safeReturnTo } from './return-to.js';
+import type { SessionManager } from './session/manager.js';
+import type { Claims } from './session/record.js';
+import type { TokenVerifier } from './tokens.js';
+
+/** What the callback needs. */
+export interface CallbackDeps {
+  config: KindeConfig;
+  oidc: OidcClient;
+  sessions: SessionManager;
+  verifier: TokenVerifier;
+  attempts: LoginAttempts;
+}
+
+/** The raw query string: openid-client checks the parameters itself, exactly as they arrived. */
+function callbackParams(url: string): URLSearchParams {
+  return new URLSearchParams(url.slice(url.indexOf('?') + 1 || url.length));
+}
+
+/** Exchanges the code and verifies the access token; a refused answer is the provider's 400, not ours. */
+async function exchange(
+  deps: CallbackDeps,
+  params: URLSearchParams,
+  checks: LoginChecks,
+): Promise<{ tokens: ProviderTokens; accessClaims: Claims }> {
+  try {
+    const tokens = await deps.oidc.exchangeCode(params, checks);
+    return { tokens, accessClaims: await deps.verifier.verify(tokens.accessToken) };
+  } catch (error) {
+    if (error instanceof KindeAuthError && error.code === 'ERR_TOKEN_INVALID') {
+      throw new KindeAuthError(
+        'ERR_CODE_EXCHANGE',
+        `The provider's answer was rejected: ${error.message}`,
+        {},
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Builds the callback handler: takes this browser's attempt for the returned `state` (once), shows
+ * a provider error clearly, exchanges the code with the attempt's PKCE verifier and nonce, starts a
+ * session under a new id, and redirects to the attempt's checked `returnTo`.
+ *
+ * @example
+ * ```ts
+ * app.get(config.routes.callback, { errorHandler: renderError }, kindeCallback(deps));
+ * ```
+ */
+export function kindeCallback(deps: CallbackDeps) {
+  return async function handleCallback(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const params = callbackParams(request.url);
+    const state = params.get('state');
+    const attempt = deps.attempts.take(request, reply, state);
+    const providerError = params.get('error');
+    if (providerError !== null) {
+      const description = params.get('error_description');
+      throw new KindeAuthError(
+        'ERR_PROVIDER_ERROR',
+        `The identity provider reported: ${providerError}${description ? ` (${description})` : ''}`,
+        { error: providerError },
+      );
+    }
+    const checks: LoginChecks = {
+      state: attempt.state,
+      nonce: attempt.nonce,
+      codeVerifier: attempt.codeVerifier,
+    };
+    const { tokens, accessClaims } = await exchange(deps, params, checks);
+    // A login always gets a new session id: whatever session this browser had ends here.
+    const previous = request.kinde.sessionId;
+    if (previous !== null) await deps.sessions.destroy(previous);
+    await deps.sessions.create(reply, tokens, accessClaims);
+    // Checked when the login began and sealed since; checked again here, where it becomes `Location`.
+    const location = safeReturnTo(attempt.returnTo, deps.config.postLoginRedirectUrl, deps.config.siteUrl);
+    return reply.header('cache-control', 'no-store').redirect(location, 302);
+  };
+}

@@ -1,0 +1,99 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { KindeConfig } from './config.js';
+import { KindeAuthError } from './errors.js';
+import type { OidcClient } from './oidc.js';
+import { confirmSignOutPage } from './pages.js';
+import type { SessionManager } from './session/manager.js';
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether a GET came from this site, by what the browser says. `Sec-Fetch-Site` decides when sent:
+ * `same-origin`, or `none` (typed, bookmarked), passes; anything else does not. Without it (older
+ * browsers, scripts), an `Origin` or `Referer` naming another origin fails, and silence passes: such
+ * a caller cannot be told apart from a person, and `POST` is the form that is always checked.
+ */
+export function sameOriginNavigation(request: FastifyRequest, site: URL): boolean {
+  const fetchSite = header(request, 'sec-fetch-site');
+  if (fetchSite !== undefined) return fetchSite === 'same-origin' || fetchSite === 'none';
+  const origin = header(request, 'origin');
+  if (origin !== undefined && origin !== site.origin) return false;
+  const referer = header(request, 'referer');
+  return referer === undefined || originOf(referer) === site.origin;
+}
+
+/**
+ * Whether a POST came from this site: its `Origin` must be the site's origin; without `Origin`,
+ * `Sec-Fetch-Site: same-origin` must say so. Anything else (`null`, another origin, nothing) fails.
+ */
+export function sameOriginPost(request: FastifyRequest, site: URL): boolean {
+  const origin = header(request, 'origin');
+  if (origin !== undefined) return origin === site.origin;
+  return header(request, 'sec-fetch-site') === 'same-origin';
+}
+
+/**
+ * Builds the logout handlers. `POST` ends the session when the request comes from this site, and
+ * answers 403 otherwise. `GET` (what Kinde's SDKs link to) ends it for a same-origin or typed
+ * navigation; a navigation from another site gets a page asking to confirm, whose button posts.
+ *
+ * @example
+ * ```ts
+ * const logout = logoutHandlers(config, oidc, sessions);
+ * app.get('/logout', logout.viaGet);
+ * app.post('/logout', { onRequest: logout.checkOrigin }, logout.viaPost);
+ * ```
+ */
+export function logoutHandlers(config: KindeConfig, oidc: OidcClient, sessions: SessionManager) {
+  async function endSession(request: FastifyRequest, reply: FastifyReply, status: 302 | 303) {
+    if (request.kinde.unavailable) {
+      // The session cannot be deleted now: clearing only the cookie would leave it alive in the store.
+      throw new KindeAuthError(
+        'ERR_STORE_UNAVAILABLE',
+        'Signing out is not possible right now: the session store is unavailable. Try again shortly.',
+      );
+    }
+    const id = request.kinde.sessionId;
+    if (id !== null) await sessions.destroy(id);
+    reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
+    return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
+  }
+
+  return {
+    async viaGet(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+      if (sameOriginNavigation(request, config.siteUrl)) return endSession(request, reply, 302);
+      // Another site cannot sign the user out; the user still can, with one click here.
+      return reply
+        .header('cache-control', 'no-store')
+        .header('x-frame-options', 'DENY')
+        .header(
+          'content-security-policy',
+          "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        )
+        .type('text/html; charset=utf-8')
+        .send(confirmSignOutPage(config.routes.logout, config.siteUrl.origin));
+    },
+    async checkOrigin(request: FastifyRequest): Promise<void> {
+      if (sameOriginPost(request, config.siteUrl)) return;
+      const from = header(request, 'origin')?.slice(0, 200) ?? 'an unknown origin';
+      throw new KindeAuthError(
+        'ERR_CROSS_SITE',
+        `Sign-out must be sent from this site (${config.siteUrl.origin}); this request came from ${from}. The session was not changed.`,
+      );
+    },
+    viaPost(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+      return endSession(request, reply, 303);
+    },
+  };
+}
