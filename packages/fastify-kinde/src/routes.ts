@@ -124,6 +124,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
           response: {
             200: { description: 'Asks to confirm (the request came from another site)' },
             302: REDIRECT,
+            400: BAD,
             503: DOWN,
           },
         },
