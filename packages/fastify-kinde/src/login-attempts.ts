@@ -38,9 +38,14 @@ export interface LoginAttempts {
 }
 
 /** How long a login may take, from the login route to the callback. */
-export const ATTEMPT_TTL_MS = 10 * 60_000;
+const ATTEMPT_TTL_MS = 10 * 60_000;
 /** The most attempts one browser keeps at once (tabs logging in together); older ones are dropped. */
-export const MAX_ATTEMPTS_PER_BROWSER = 5;
+const MAX_ATTEMPTS_PER_BROWSER = 5;
+/**
+ * The most bytes of attempt cookies one browser keeps: five attempts with 2,048-character paths would
+ * otherwise come near the 16 KB header limit of Node, and every request to the auth routes carries them.
+ */
+const MAX_ATTEMPT_BYTES = 8_192;
 /** Consumed states remembered by this process, so that a replay is refused before the provider. */
 const CONSUMED_ENTRIES = 20_000;
 const IV_BYTES = 12;
@@ -149,27 +154,36 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
   const cookieName = (state: string) =>
     prefix + createHash('sha256').update(state).digest('base64url').slice(0, 12);
 
-  /** Keeps the newest `MAX_ATTEMPTS_PER_BROWSER - 1` readable attempts; clears the rest. */
-  function prune(request: FastifyRequest, reply: FastifyReply): void {
-    const kept: { name: string; expiresAt: number }[] = [];
+  /**
+   * Keeps the newest readable attempts that leave room for one more (`MAX_ATTEMPTS_PER_BROWSER` and
+   * `MAX_ATTEMPT_BYTES` in all); clears the rest.
+   */
+  function prune(request: FastifyRequest, reply: FastifyReply, room: number): void {
+    const kept: { name: string; bytes: number; expiresAt: number }[] = [];
     for (const [name, value] of Object.entries(request.cookies)) {
       if (!name.startsWith(prefix) || value === undefined) continue;
       const attempt = open(keys, value);
       if (attempt !== undefined && attempt.expiresAt > Date.now() && cookieName(attempt.state) === name) {
-        kept.push({ name, expiresAt: attempt.expiresAt });
+        kept.push({ name, bytes: name.length + value.length, expiresAt: attempt.expiresAt });
       } else reply.clearCookie(name, options);
     }
     kept.sort((a, b) => b.expiresAt - a.expiresAt);
-    for (const old of kept.slice(MAX_ATTEMPTS_PER_BROWSER - 1)) reply.clearCookie(old.name, options);
+    let bytes = room;
+    for (const [i, attempt] of kept.entries()) {
+      bytes += attempt.bytes;
+      if (i >= MAX_ATTEMPTS_PER_BROWSER - 1 || bytes > MAX_ATTEMPT_BYTES)
+        reply.clearCookie(attempt.name, options);
+    }
   }
 
   return {
     cookiePath,
     cookieName,
     begin(request, reply, attempt) {
-      prune(request, reply);
+      const name = cookieName(attempt.state);
       const sealed = seal(keys[0]!, { ...attempt, expiresAt: Date.now() + ATTEMPT_TTL_MS });
-      reply.setCookie(cookieName(attempt.state), sealed, { ...options, maxAge: ATTEMPT_TTL_MS / 1000 });
+      prune(request, reply, name.length + sealed.length);
+      reply.setCookie(name, sealed, { ...options, maxAge: ATTEMPT_TTL_MS / 1000 });
     },
     take(request, reply, state) {
       if (!state) {

@@ -237,6 +237,21 @@ describe('one attempt per state, bound to the browser', () => {
     }
   });
 
+  test('long returnTo values: the attempts of one browser stay within 8 KB, the newest kept', async () => {
+    const browser = new HttpClient();
+    const long = (i: number) => `/${i}${'x'.repeat(2_000)}`;
+    const started = [];
+    for (let i = 0; i < 5; i++) {
+      started.push(await openLogin(rig, browser, `/api/auth/login?returnTo=${encodeURIComponent(long(i))}`));
+    }
+    const cookies = attemptCookies(browser, rig.appUrl);
+    const bytes = cookies.reduce((sum, [name, value]) => sum + name.length + value.length, 0);
+    assert.ok(cookies.length >= 2 && bytes <= 8_192, `${cookies.length} cookies, ${bytes} bytes`);
+    const newest = started.at(-1)!;
+    const answer = await browser.request(await pick(browser, newest.page));
+    assert.equal(answer.headers.get('location'), long(4));
+  });
+
   test('an attempt older than 10 minutes is refused as expired', async () => {
     const client = new HttpClient();
     const { callback } = await startAndPick(rig, client);
