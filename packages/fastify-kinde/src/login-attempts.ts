@@ -24,10 +24,6 @@ export interface LoginAttempt {
 
 /** Login attempts bound to the browser that started them, each taken at most once. */
 export interface LoginAttempts {
-  /** The path the attempt cookies are limited to (the auth routes' common folder). */
-  readonly cookiePath: string;
-  /** The cookie name of the attempt for `state`. */
-  cookieName(state: string): string;
   /** Seals `attempt` into a cookie of its own, and drops this browser's oldest attempts past the bound. */
   begin(request: FastifyRequest, reply: FastifyReply, attempt: Omit<LoginAttempt, 'expiresAt'>): void;
   /**
@@ -177,8 +173,6 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
   }
 
   return {
-    cookiePath,
-    cookieName,
     begin(request, reply, attempt) {
       const name = cookieName(attempt.state);
       const sealed = seal(keys[0]!, { ...attempt, expiresAt: Date.now() + ATTEMPT_TTL_MS });
@@ -209,13 +203,13 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
         );
       }
       const now = Date.now();
-      if (attempt.expiresAt <= now || (consumed.get(name) ?? 0) > now) {
+      if (attempt.expiresAt <= now || (consumed.get(state) ?? 0) > now) {
         throw new KindeAuthError(
           'ERR_LOGIN_EXPIRED',
           'This login has already been used or has expired. Start the login again.',
         );
       }
-      consumed.set(name, attempt.expiresAt);
+      consumed.set(state, attempt.expiresAt);
       return attempt;
     },
   };
