@@ -120,6 +120,10 @@ describe('Redis session store', () => {
       () => redisSessionStore({ localCache: { maxEntries: 0 } }),
       /"localCache.maxEntries" must be a positive integer/,
     );
+    assert.throws(
+      () => redisSessionStore({ localCache: { maxAgeMs: 0.5 } }),
+      /"localCache.maxAgeMs" must be a positive integer/,
+    );
   });
 
   test('the local cache answers without Redis and is invalidated across instances within 100 ms', {
