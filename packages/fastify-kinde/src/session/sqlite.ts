@@ -69,7 +69,8 @@ function open(path: string, busyTimeoutMs: number): Database.Database {
   const db = new Database(path, { timeout: busyTimeoutMs });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(SCHEMA);
+  // In one write transaction taken up front: processes starting together wait for each other.
+  db.transaction(() => db.exec(SCHEMA)).immediate();
   return db;
 }
 
