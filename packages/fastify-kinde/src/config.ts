@@ -49,7 +49,8 @@ export interface KindeOptions {
   /**
    * Where sessions live: a store, or `SESSION_STORE` (`sqlite`, the default, in `SESSION_SQLITE_PATH`
    * or `.data/sessions.db`; `memory`; `redis`, at `REDIS_URL`, keys prefixed by `REDIS_KEY_PREFIX`
-   * (default `kinde:`), a local read cache of `REDIS_LOCAL_CACHE` entries (default 0: off)).
+   * (default `kinde:`), a local read cache of `REDIS_LOCAL_CACHE` entries (default 0: off), each
+   * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000)).
    */
   sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis';
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
@@ -91,7 +92,7 @@ export interface KindeConfig {
 export type BuiltInStore =
   | { kind: 'sqlite'; path: string }
   | { kind: 'memory' }
-  | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number };
+  | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number; localCacheMaxAgeMs: number };
 
 const DEFAULT_ROUTES: KindeRoutePaths = {
   login: '/api/auth/login',
@@ -186,7 +187,11 @@ function redisStore(env: Record<string, string | undefined>): BuiltInStore {
   const entries = Number(env.REDIS_LOCAL_CACHE || 0);
   if (!Number.isInteger(entries) || entries < 0)
     fail('REDIS_LOCAL_CACHE must be a whole number of entries (0 turns the local cache off)');
-  return { kind: 'redis', url, prefix: env.REDIS_KEY_PREFIX ?? 'kinde:', localCacheEntries: entries };
+  const maxAgeMs = Number(env.REDIS_LOCAL_CACHE_MAX_AGE_MS || 2_000);
+  if (!Number.isInteger(maxAgeMs) || maxAgeMs < 1)
+    fail('REDIS_LOCAL_CACHE_MAX_AGE_MS must be a positive whole number of milliseconds');
+  const prefix = env.REDIS_KEY_PREFIX ?? 'kinde:';
+  return { kind: 'redis', url, prefix, localCacheEntries: entries, localCacheMaxAgeMs: maxAgeMs };
 }
 
 function resolveStore(

@@ -25,7 +25,11 @@ export {
   type RedisSessionStoreOptions,
   redisSessionStore,
 } from './session/redis.js';
-export { type SqliteSessionStoreOptions, sqliteSessionStore } from './session/sqlite.js';
+export {
+  type SqliteSessionStore,
+  type SqliteSessionStoreOptions,
+  sqliteSessionStore,
+} from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
 
 /**

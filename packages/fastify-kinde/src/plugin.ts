@@ -57,11 +57,11 @@ declare module 'fastify' {
 
 function makeStore(kind: BuiltInStore): SessionStore {
   if (kind.kind === 'redis') {
-    const { url, prefix, localCacheEntries } = kind;
+    const { url, prefix, localCacheEntries, localCacheMaxAgeMs } = kind;
     return redisSessionStore({
       url,
       prefix,
-      localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries },
+      localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries, maxAgeMs: localCacheMaxAgeMs },
     });
   }
   return kind.kind === 'memory' ? memorySessionStore() : sqliteSessionStore({ path: kind.path });

@@ -120,6 +120,10 @@ describe('Redis session store', () => {
       () => redisSessionStore({ localCache: { maxEntries: 0 } }),
       /"localCache.maxEntries" must be a positive integer/,
     );
+    assert.throws(
+      () => redisSessionStore({ localCache: { maxAgeMs: 0.5 } }),
+      /"localCache.maxAgeMs" must be a positive integer/,
+    );
   });
 
   test('the local cache answers without Redis and is invalidated across instances within 100 ms', {
@@ -301,7 +305,17 @@ describe('many instances on one Redis', () => {
       url: 'redis://127.0.0.1:6379',
       prefix: 'kinde:',
       localCacheEntries: 0,
+      localCacheMaxAgeMs: 2_000,
     });
+    const tuned = resolveConfig({
+      ...base,
+      env: { SESSION_STORE: 'redis', REDIS_LOCAL_CACHE_MAX_AGE_MS: '500' },
+    });
+    assert.equal((tuned.store as { localCacheMaxAgeMs: number }).localCacheMaxAgeMs, 500);
+    assert.throws(
+      () => resolveConfig({ ...base, env: { SESSION_STORE: 'redis', REDIS_LOCAL_CACHE_MAX_AGE_MS: '0' } }),
+      /REDIS_LOCAL_CACHE_MAX_AGE_MS must be a positive whole number/,
+    );
     assert.throws(
       () => resolveConfig({ ...base, env: { SESSION_STORE: 'redis', REDIS_URL: 'http://cache:6379' } }),
       /REDIS_URL must start with redis:\/\/ or rediss:\/\//,

@@ -10,12 +10,25 @@ export interface RedisLocalCacheOptions {
    * bypassed when no answer came for twice this long (a connection that went silent). Default 500.
    */
   heartbeatMs?: number;
+  /**
+   * How long an entry is served after the read that fetched it, in milliseconds. Pub/sub keeps the
+   * cache exact while every instance reaches the same server; after a failover or a partition where
+   * pings still succeed, invalidations can be lost, and this bounds how long a deleted or replaced
+   * session is still served. Default 2,000.
+   */
+  maxAgeMs?: number;
 }
 
 /** A read in flight; `stale` once an invalidation for its id arrived after it was sent. */
 export interface Flight<T> {
   promise: Promise<StoreEntry<T> | undefined>;
   stale: boolean;
+}
+
+/** A cached entry and when it stops being served: `maxAgeMs` after its read was sent. */
+interface Cached<T> {
+  entry: StoreEntry<T>;
+  staleAt: number;
 }
 
 const noop = () => {};
@@ -31,6 +44,7 @@ export function cacheSettings(options: RedisLocalCacheOptions): Required<RedisLo
   return {
     maxEntries: positiveInteger(options.maxEntries ?? 10_000, 'localCache.maxEntries'),
     heartbeatMs: positiveInteger(options.heartbeatMs ?? 500, 'localCache.heartbeatMs'),
+    maxAgeMs: positiveInteger(options.maxAgeMs ?? 2_000, 'localCache.maxAgeMs'),
   };
 }
 
@@ -41,8 +55,8 @@ export function localCache<T>(
   timeoutMs: number,
   options: Required<RedisLocalCacheOptions>,
 ) {
-  const { maxEntries, heartbeatMs } = options;
-  const entries = new Map<string, StoreEntry<T>>();
+  const { maxEntries, heartbeatMs, maxAgeMs } = options;
+  const entries = new Map<string, Cached<T>>();
   const reading = new Map<string, Flight<T>>();
   let live = false;
   let closed = false;
@@ -126,9 +140,10 @@ export function localCache<T>(
       const hit = entries.get(id);
       if (hit !== undefined) {
         entries.delete(id);
-        if (hit.expiresAt > Date.now()) {
+        const now = Date.now();
+        if (hit.entry.expiresAt > now && hit.staleAt > now) {
           entries.set(id, hit);
-          return hit;
+          return hit.entry;
         }
       }
       return reading.get(id)?.promise;
@@ -139,14 +154,17 @@ export function localCache<T>(
     settled(id: string, flight: Flight<T>) {
       if (reading.get(id) === flight) reading.delete(id);
     },
-    remember(id: string, entry: StoreEntry<T>) {
+    /** Caches what a read sent at `sentAt` answered: its answer may be that old, never older. */
+    remember(id: string, entry: StoreEntry<T>, sentAt: number) {
       if (!live) return;
-      entries.set(id, entry);
+      entries.set(id, { entry, staleAt: sentAt + maxAgeMs });
       if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string);
     },
     extend(id: string, expiresAt: number) {
+      // A longer life is not a newer value: the entry keeps its age.
       const hit = entries.get(id);
-      if (hit !== undefined) entries.set(id, { value: hit.value, expiresAt });
+      if (hit !== undefined)
+        entries.set(id, { entry: { value: hit.entry.value, expiresAt }, staleAt: hit.staleAt });
     },
     close() {
       closed = true;

@@ -26,7 +26,9 @@ export interface RedisSessionStoreOptions {
   /**
    * An in-process read cache in front of Redis, kept exact through Redis pub/sub: every write and
    * delete publishes the id, and every instance drops its copy. While the subscription is down or
-   * silent the cache is bypassed. `true` for the defaults. Not with a `Cluster` client. Default off.
+   * silent the cache is bypassed, and an entry is never served longer than `maxAgeMs` (default 2 s)
+   * after it was read, which bounds staleness when invalidations are lost (failover, partition).
+   * `true` for the defaults. Not with a `Cluster` client. Default off.
    */
   localCache?: RedisLocalCacheOptions | boolean;
   /** Longest wait for Redis in milliseconds; past it the call fails with `ERR_STORE_UNAVAILABLE`. Default 1,000. */
@@ -206,6 +208,7 @@ export function redisSessionStore<T extends object = object>(
 
   function read(id: string): Promise<StoreEntry<T> | undefined> {
     const flight: Flight<T> = { promise: undefined as never, stale: cache === undefined || !cache.usable() };
+    const sentAt = Date.now();
     flight.promise = bounded(() => scripted.kindeStoreGet(prefix + id)).then(
       (reply) => {
         cache?.settled(id, flight);
@@ -215,7 +218,7 @@ export function redisSessionStore<T extends object = object>(
           value: JSON.parse(reply[0]) as T,
           expiresAt: ttl >= 0 ? Date.now() + ttl : Number.MAX_SAFE_INTEGER,
         };
-        if (!flight.stale) cache?.remember(id, entry);
+        if (!flight.stale) cache?.remember(id, entry, sentAt);
         return entry;
       },
       (error: unknown) => {

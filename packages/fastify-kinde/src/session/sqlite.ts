@@ -2,6 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { GenerationalCache } from '../cache.js';
+import { KindeAuthError } from '../errors.js';
+import { randomId } from './record.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link sqliteSessionStore}. */
@@ -12,10 +14,32 @@ export interface SqliteSessionStoreOptions {
   sweepIntervalMs?: number;
   /**
    * Parsed entries kept in process (least recently used first out), so a hot session costs no
-   * query and no JSON parse. Writes through this store keep it exact; only one process may write
-   * the file while it is on (use the Redis store for many instances). 0 turns it off. Default 10,000.
+   * query and no JSON parse. Exact across processes on one file: every read first asks SQLite
+   * whether another connection committed (`PRAGMA data_version`), and if so drops the entries
+   * that changed. 0 turns it off. Default 10,000.
    */
   cacheEntries?: number;
+  /**
+   * How long a write waits for another process's write to finish, in milliseconds; past it the
+   * call fails with `ERR_STORE_UNAVAILABLE` (503). The wait blocks the event loop. Default 1,000.
+   */
+  busyTimeoutMs?: number;
+}
+
+/** The SQLite store: a {@link SessionStore} with `replace` and leases, safe for many processes on one file. */
+export interface SqliteSessionStore<T extends object = object> extends SessionStore<T> {
+  /** Deletes expired rows and leases, and trims the change log; answers how many sessions went. */
+  sweep(): number;
+  /** The better-sqlite3 connection. */
+  readonly database: Database.Database;
+  get(id: string): StoreEntry<T> | undefined;
+  set(id: string, value: T, ttlMs: number): void;
+  touch(id: string, ttlMs: number): void;
+  delete(id: string): boolean;
+  replace(id: string, value: T, ttlMs: number): boolean;
+  lock(id: string, ttlMs: number): string | undefined;
+  unlock(id: string, token: string): void;
+  close(): void;
 }
 
 interface Row {
@@ -23,9 +47,117 @@ interface Row {
   expires_at: number;
 }
 
+interface Change {
+  seq: number;
+  id: string;
+}
+
+/** Change-log rows kept for processes that have not read for a while; one further behind starts cold. */
+const CHANGE_LOG_ROWS = 10_000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS kinde_sessions (
+  id TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kinde_sessions_expires ON kinde_sessions (expires_at);
+CREATE TABLE IF NOT EXISTS kinde_session_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kinde_session_leases (
+  id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`;
+
+/** Opens the file in WAL mode (readers never wait for the writer) and creates the tables. */
+function open(path: string, busyTimeoutMs: number): Database.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  // In one write transaction taken up front: processes starting together wait for each other.
+  db.transaction(() => db.exec(SCHEMA)).immediate();
+  return db;
+}
+
+function statements(db: Database.Database) {
+  return {
+    select: db.prepare<[string, number], Row>(
+      'SELECT value, expires_at FROM kinde_sessions WHERE id = ? AND expires_at > ?',
+    ),
+    upsert: db.prepare<[string, string, number]>(
+      'INSERT INTO kinde_sessions (id, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
+    ),
+    update: db.prepare<[string, number, string, number]>(
+      'UPDATE kinde_sessions SET value = ?, expires_at = ? WHERE id = ? AND expires_at > ?',
+    ),
+    extend: db.prepare<[number, string, number]>(
+      'UPDATE kinde_sessions SET expires_at = ? WHERE id = ? AND expires_at > ?',
+    ),
+    remove: db.prepare<[string, number]>('DELETE FROM kinde_sessions WHERE id = ? AND expires_at > ?'),
+    removeAny: db.prepare<[string]>('DELETE FROM kinde_sessions WHERE id = ?'),
+    expired: db.prepare<[number]>('DELETE FROM kinde_sessions WHERE expires_at <= ?'),
+    logChange: db.prepare<[string]>('INSERT INTO kinde_session_changes (id) VALUES (?)'),
+    changesSince: db.prepare<[number], Change>(
+      'SELECT seq, id FROM kinde_session_changes WHERE seq > ? ORDER BY seq',
+    ),
+    lastChange: db.prepare<[], number | null>('SELECT max(seq) FROM kinde_session_changes').pluck(),
+    trimChanges: db.prepare<[number]>(
+      'DELETE FROM kinde_session_changes WHERE seq <= (SELECT max(seq) FROM kinde_session_changes) - ?',
+    ),
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
+    lease: db.prepare<[string, string, number, number]>(
+      `INSERT INTO kinde_session_leases (id, token, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
+       WHERE kinde_session_leases.expires_at <= ?`,
+    ),
+    release: db.prepare<[string, string]>('DELETE FROM kinde_session_leases WHERE id = ? AND token = ?'),
+    expiredLeases: db.prepare<[number]>('DELETE FROM kinde_session_leases WHERE expires_at <= ?'),
+  };
+}
+
+/** A file another process holds locked past the busy timeout is an outage (503), not a bug (500). */
+function guarded<A extends unknown[], R>(work: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return work(...args);
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw error;
+      throw new KindeAuthError(
+        'ERR_STORE_UNAVAILABLE',
+        'The session store (SQLite) is locked by another process',
+        {},
+        { cause: error },
+      );
+    }
+  };
+}
+
+/**
+ * Keeps the read cache exact while other processes write the same file. `PRAGMA data_version`
+ * changes only when another connection commits, so the common answer costs one cheap statement;
+ * when it changed, the ids in the change log since the last look are dropped from the cache.
+ */
+function cacheSync<T>(sql: ReturnType<typeof statements>, cache: GenerationalCache<string, StoreEntry<T>>) {
+  let version = sql.dataVersion.get();
+  let seen = sql.lastChange.get() ?? 0;
+  return () => {
+    const now = sql.dataVersion.get();
+    if (now === version) return;
+    version = now;
+    const changes = sql.changesSince.all(seen);
+    const first = changes[0];
+    if (first === undefined) return;
+    // Rows are numbered without gaps; a gap means the log was trimmed past us: start cold.
+    if (first.seq !== seen + 1) cache.clear();
+    else for (const change of changes) cache.delete(change.id);
+    seen = changes.at(-1)!.seq;
+  };
+}
+
 /**
  * The default store: an embedded SQLite database (better-sqlite3) in WAL mode. Reads and writes are
  * synchronous, so the request hot path makes no promise; expired rows are swept on a timer.
+ *
+ * Several processes may share the file (cluster mode, PM2): every write is logged in a change log
+ * that the other processes' caches read before they answer, `touch` and `replace` only change a
+ * live row (a logged-out session is never written back), and `lock` takes a refresh lease in the
+ * database, so one process refreshes a session's tokens and the others read its result.
  *
  * @example
  * ```ts
@@ -34,78 +166,107 @@ interface Row {
  */
 export function sqliteSessionStore<T extends object = object>(
   options: SqliteSessionStoreOptions = {},
-): SessionStore<T> & { sweep(): number; readonly database: Database.Database } {
+): SqliteSessionStore<T> {
   const path = options.path ?? '.data/sessions.db';
   const cacheEntries = options.cacheEntries ?? 10_000;
   if (!Number.isInteger(cacheEntries) || cacheEntries < 0)
     throw new TypeError('"cacheEntries" must be a whole number');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 1_000;
+  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
+    throw new TypeError('"busyTimeoutMs" must be a whole number of milliseconds');
 
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec(`CREATE TABLE IF NOT EXISTS kinde_sessions (
-    id TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE INDEX IF NOT EXISTS kinde_sessions_expires ON kinde_sessions (expires_at);`);
-
-  const select = db.prepare<[string, number], Row>(
-    'SELECT value, expires_at FROM kinde_sessions WHERE id = ? AND expires_at > ?',
-  );
-  const upsert = db.prepare<[string, string, number]>(
-    'INSERT INTO kinde_sessions (id, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
-  );
-  const extend = db.prepare<[number, string, number]>(
-    'UPDATE kinde_sessions SET expires_at = ? WHERE id = ? AND expires_at > ?',
-  );
-  const remove = db.prepare<[string, number]>('DELETE FROM kinde_sessions WHERE id = ? AND expires_at > ?');
-  const removeAny = db.prepare<[string]>('DELETE FROM kinde_sessions WHERE id = ?');
-  const expired = db.prepare<[number]>('DELETE FROM kinde_sessions WHERE expires_at <= ?');
-
+  const db = open(path, busyTimeoutMs);
+  const sql = statements(db);
   const cache = new GenerationalCache<string, StoreEntry<T>>(cacheEntries);
+  const sync = cacheSync(sql, cache);
   const remember = (id: string, entry: StoreEntry<T>) => {
     if (cacheEntries > 0) cache.set(id, entry);
   };
+  // A write and its change-log row commit together: no process sees one without the other.
+  const logged = db.transaction((id: string, write: () => number) => {
+    const changes = write();
+    if (changes > 0) sql.logChange.run(id);
+    return changes;
+  }).immediate;
 
-  const sweep = () => {
+  const sweep = guarded(() => {
     const now = Date.now();
     for (const [id, entry] of [...cache.entries()]) if (entry.expiresAt <= now) cache.delete(id);
-    return expired.run(now).changes;
-  };
-  const timer = setInterval(sweep, options.sweepIntervalMs ?? 60_000);
+    sql.expiredLeases.run(now);
+    sql.trimChanges.run(CHANGE_LOG_ROWS);
+    return sql.expired.run(now).changes;
+  });
+  const timer = setInterval(() => {
+    try {
+      sweep();
+    } catch {
+      // Busy now: the next sweep deletes what this one could not.
+    }
+  }, options.sweepIntervalMs ?? 60_000);
   timer.unref();
 
   return {
     database: db,
     sweep,
-    get(id) {
+    get: guarded((id: string) => {
       const now = Date.now();
-      const cached = cache.get(id);
-      if (cached !== undefined && cached.expiresAt > now) return cached;
-      cache.delete(id);
-      const row = select.get(id, now);
+      if (cacheEntries > 0) {
+        sync();
+        const cached = cache.get(id);
+        if (cached !== undefined && cached.expiresAt > now) return cached;
+        cache.delete(id);
+      }
+      const row = sql.select.get(id, now);
       if (row === undefined) return undefined;
       const entry: StoreEntry<T> = { value: JSON.parse(row.value) as T, expiresAt: row.expires_at };
       remember(id, entry);
       return entry;
-    },
-    set(id, value, ttlMs) {
+    }),
+    set: guarded((id: string, value: T, ttlMs: number) => {
       const expiresAt = Date.now() + ttlMs;
-      upsert.run(id, JSON.stringify(value), expiresAt);
+      const json = JSON.stringify(value);
+      logged(id, () => sql.upsert.run(id, json, expiresAt).changes);
       remember(id, { value, expiresAt });
-    },
-    touch(id, ttlMs) {
+    }),
+    replace: guarded((id: string, value: T, ttlMs: number) => {
       const now = Date.now();
       const expiresAt = now + ttlMs;
-      extend.run(expiresAt, id, now);
+      const json = JSON.stringify(value);
+      const changed = logged(id, () => sql.update.run(json, expiresAt, id, now).changes) > 0;
+      if (changed && expiresAt > now) remember(id, { value, expiresAt });
+      else cache.delete(id);
+      return changed && expiresAt > now;
+    }),
+    touch: guarded((id: string, ttlMs: number) => {
+      const now = Date.now();
+      const expiresAt = now + ttlMs;
       const cached = cache.get(id);
-      if (cached !== undefined) remember(id, { value: cached.value, expiresAt });
-    },
-    delete(id) {
+      // Only a live row is extended; when it is gone, so is the cached copy.
+      if (sql.extend.run(expiresAt, id, now).changes === 0) cache.delete(id);
+      else if (cached !== undefined) remember(id, { value: cached.value, expiresAt });
+    }),
+    delete: guarded((id: string) => {
       cache.delete(id);
-      const changes = remove.run(id, Date.now()).changes;
-      if (changes === 0) removeAny.run(id);
-      return changes > 0;
-    },
+      const now = Date.now();
+      let live = 0;
+      logged(id, () => {
+        live = sql.remove.run(id, now).changes;
+        // An expired row is not "live", but it goes too.
+        return live > 0 ? live : sql.removeAny.run(id).changes;
+      });
+      return live > 0;
+    }),
+    lock: guarded((id: string, ttlMs: number) => {
+      const now = Date.now();
+      const token = randomId();
+      if (sql.lease.run(id, token, now + Math.max(1, Math.ceil(ttlMs)), now).changes === 0) return undefined;
+      // Whoever held the lease wrote before giving it back: read the file, not the cached copy.
+      cache.delete(id);
+      return token;
+    }),
+    unlock: guarded((id: string, token: string) => {
+      sql.release.run(id, token);
+    }),
     close() {
       clearInterval(timer);
       cache.clear();

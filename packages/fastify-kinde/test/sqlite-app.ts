@@ -1,0 +1,37 @@
+/**
+ * One app instance for the multi-process SQLite tests, run as a forked child:
+ * `node sqlite-app.js <issuerUrl> <sqlitePath> <port>`. The real plugin on the real SQLite store,
+ * with `/` (signed in), `/profile` (fetches and stores the user profile) and `/whoami`. Tells its
+ * parent `ready` over IPC, and ends when the parent goes away.
+ */
+import Fastify from 'fastify';
+import { defaultDirectory } from 'kinde-emulator';
+import fastifyKinde, { requireAuth, sqliteSessionStore } from '../src/index.js';
+import { SECRET } from './setup.js';
+
+const [issuerUrl, path, port] = process.argv.slice(2);
+if (issuerUrl === undefined || path === undefined || port === undefined) {
+  throw new Error('usage: sqlite-app.js <issuerUrl> <sqlitePath> <port>');
+}
+const application = defaultDirectory().applications[0]!;
+const siteUrl = `http://127.0.0.1:${port}`;
+const app = Fastify();
+await app.register(fastifyKinde, {
+  issuerUrl,
+  clientId: application.clientId,
+  clientSecret: application.clientSecret,
+  siteUrl,
+  sessionSecret: SECRET,
+  sessionStore: sqliteSessionStore({ path }),
+  env: {},
+});
+app.get('/', { onRequest: requireAuth() }, (request) => ({ token: request.kinde.getAccessToken() }));
+app.get('/profile', { onRequest: requireAuth() }, async (request) => ({
+  email: (await request.kinde.getUserProfile())?.email ?? null,
+}));
+app.get('/whoami', (request) => ({ kind: request.kinde.kind }));
+await app.listen({ port: Number(port), host: '127.0.0.1' });
+process.on('disconnect', () => {
+  app.close().finally(() => process.exit(0));
+});
+process.send?.('ready');
