@@ -58,7 +58,15 @@ export function guardDeclaredRoute(route: RouteOptions): boolean {
   if (requirement === undefined) return false;
   const config = route.config as Marked;
   if (config[GUARDED]) return true;
-  const check: KindeGuard = requireKinde(requirement);
+  let check: KindeGuard;
+  try {
+    check = requireKinde(requirement);
+  } catch (error) {
+    throw new KindeAuthError(
+      'ERR_CONFIG',
+      `route ${describe(route)}: config.kinde: ${(error as Error).message}`,
+    );
+  }
   const existing = route.onRequest;
   route.onRequest =
     existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];

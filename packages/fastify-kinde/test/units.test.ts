@@ -2,6 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveConfig } from '../src/config.js';
 import { KindeAuthError } from '../src/errors.js';
+import {
+  type GuardRequirement,
+  requireAuth,
+  requireFlag,
+  requireKinde,
+  requireOrg,
+  requirePermission,
+  requireRole,
+} from '../src/guards.js';
 import { safeReturnTo } from '../src/routes.js';
 import { memorySessionStore } from '../src/session/memory.js';
 import { createCookieSigner } from '../src/session/signer.js';
@@ -169,6 +178,64 @@ describe('route option', () => {
     assert.throws(
       () => app.get('/x', { config: { kinde: 'admin' as unknown as true } }, () => ({})),
       /route GET \/x: config.kinde must be true or a requirement object/,
+    );
+    await app.close();
+  });
+});
+
+describe('guards refuse a requirement that would admit any signed-in caller', () => {
+  const loose = (r: unknown) => r as GuardRequirement;
+  const cases: [string, () => unknown, RegExp][] = [
+    ['requirePermission([])', () => requirePermission([]), /"permissions" must list at least one name/],
+    ['requirePermission([], any)', () => requirePermission([], { any: true }), /"anyPermission" must list/],
+    ['requireRole([])', () => requireRole([]), /"roles" must list at least one name/],
+    ['requireRole([], any)', () => requireRole([], { any: true }), /"anyRole" must list at least one/],
+    ['requirePermission("")', () => requirePermission(''), /"permissions" must not contain blank/],
+    ['requirePermission(["a", " "])', () => requirePermission(['a', ' ']), /must not contain blank/],
+    ['requireRole(" ", any)', () => requireRole(' ', { any: true }), /"anyRole" must not contain blank/],
+    [
+      'requirePermission(undefined)',
+      () => requirePermission(undefined as unknown as string),
+      /a name or a list/,
+    ],
+    ['requireFlag("")', () => requireFlag(''), /a flag code must not be blank/],
+    ['requireOrg("")', () => requireOrg(''), /"org" must be true or a non-blank/],
+    ['requireOrg("  ")', () => requireOrg('  '), /"org" must be true or a non-blank/],
+    ['requireKinde({ flags: {} })', () => requireKinde({ flags: {} }), /"flags" must name at least one/],
+    ['requireKinde({ flags: { x: null } })', () => requireKinde(loose({ flags: { x: null } })), /flag "x"/],
+    [
+      'requireKinde({ permission })',
+      () => requireKinde(loose({ permission: ['x'] })),
+      /unknown guard requirement "permission"/,
+    ],
+    ['requireKinde({ roles: "admin" })', () => requireKinde(loose({ roles: 'admin' })), /"roles" must list/],
+    ['requireKinde(null)', () => requireKinde(loose(null)), /must be an object/],
+  ];
+  for (const [name, make, message] of cases) {
+    test(name, () => assert.throws(make, (e: Error) => e instanceof TypeError && message.test(e.message)));
+  }
+  test('well-formed requirements still make guards', () => {
+    for (const make of [
+      () => requireAuth(),
+      () => requireKinde(),
+      () => requirePermission('read:items'),
+      () => requireRole(['admin', 'owner'], { any: true }),
+      () => requireFlag('theme', 'pink'),
+      () => requireOrg(),
+      () => requireOrg('org_1'),
+      () => requireKinde({ auth: 'bearer', permissions: ['a'], anyRole: ['b'], flags: { f: 0 }, org: true }),
+    ]) {
+      assert.equal(typeof make(), 'function');
+    }
+  });
+  test('config.kinde with an empty list stops the route declaration, naming it', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyKinde } = await import('../src/index.js');
+    const app = Fastify();
+    await app.register(fastifyKinde, { env: base, sessionStore: 'memory' });
+    assert.throws(
+      () => app.get('/admin', { config: { kinde: { anyRole: [] } } }, () => ({})),
+      /route GET \/admin: config.kinde: fastify-kinde: "anyRole" must list at least one name/,
     );
     await app.close();
   });
