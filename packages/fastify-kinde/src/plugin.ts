@@ -79,7 +79,8 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
 
   if (config.ephemeralSecret) {
     app.log.warn(
-      'SESSION_SECRET is not set: a random one is used, so sessions end when the process restarts',
+      'fastify-kinde: SESSION_SECRET is not set, so a random one is used for this process: sessions will ' +
+        'not survive a restart, nor work across instances. Set SESSION_SECRET to 32 or more random characters',
     );
   }
 

@@ -62,18 +62,56 @@ describe('configuration', () => {
     assert.match(configError(base, { routes: { login: 'login' } }), /"routes.login" must be a path/);
   });
 
-  test('production refuses a missing or short secret and a plain-http remote issuer', () => {
-    const prod = { ...base, NODE_ENV: 'production' };
+  test('production refuses a missing or short secret, and any http issuer or site (loopback included)', () => {
+    const prod = { ...base, NODE_ENV: 'production', KINDE_SITE_URL: 'https://app.example' };
     assert.match(configError(prod), /SESSION_SECRET .* is required in production/);
     assert.match(configError({ ...prod, SESSION_SECRET: 'short' }), /at least 32 characters/);
     const secret = 'x'.repeat(32);
+    for (const issuer of [
+      'http://acme.example',
+      'http://127.0.0.1:8001',
+      'http://localhost:8001',
+      'http://[::1]:8001',
+    ]) {
+      assert.match(
+        configError({ ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: issuer }),
+        /^KINDE_ISSUER_URL \(option "issuerUrl"\) must use https in production/,
+        issuer,
+      );
+    }
+    for (const site of ['http://app.example', 'http://127.0.0.1:8000']) {
+      assert.match(
+        configError({ ...prod, SESSION_SECRET: secret, KINDE_SITE_URL: site }),
+        /^KINDE_SITE_URL \(option "siteUrl"\) must use https in production/,
+        site,
+      );
+    }
     assert.match(
-      configError({ ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://acme.example' }),
-      /must use https in production/,
+      configError({ ...prod, SESSION_SECRET: secret }, { siteUrl: 'http://app.example' }),
+      /KINDE_SITE_URL \(option "siteUrl"\)/,
     );
-    assert.doesNotThrow(() =>
-      resolveConfig({ env: { ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://127.0.0.1:8001' } }),
-    );
+    assert.doesNotThrow(() => resolveConfig({ env: { ...prod, SESSION_SECRET: secret } }));
+    // Outside production, http stays allowed (the emulator, local development).
+    assert.doesNotThrow(() => resolveConfig({ env: { ...base, KINDE_ISSUER_URL: 'http://127.0.0.1:8001' } }));
+  });
+
+  test('without SESSION_SECRET (NODE_ENV unset) the app logs one warning that names the consequences', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyKinde } = await import('../src/index.js');
+    const started = async (env: Record<string, string>) => {
+      const lines: { level: number; msg: string }[] = [];
+      const app = Fastify({
+        logger: { level: 'info', stream: { write: (l: string) => lines.push(JSON.parse(l)) } },
+      });
+      await app.register(fastifyKinde, { env, sessionStore: 'memory' });
+      await app.ready();
+      await app.close();
+      return lines.filter((l) => l.level === 40 && /SESSION_SECRET/.test(l.msg));
+    };
+    const warnings = await started(base);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.msg, /not survive a restart, nor work across instances/);
+    assert.equal((await started({ ...base, SESSION_SECRET: 'y'.repeat(32) })).length, 0);
   });
 
   test('an https site gets Secure cookies', () => {
