@@ -207,6 +207,55 @@ describe('cookie signer', () => {
   });
 });
 
+describe('cookie signatures are canonical: one valid cookie yields no other valid spelling', () => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const signer = createCookieSigner(['canonical-secret-0123456789abcdefgh']);
+  // A real signed value whose signature holds both '-' and '_', so '+' and '/' can stand in for them.
+  let signed = '';
+  for (let i = 0; !/-.*_|_.*-/.test(signed.split('.')[1] ?? ''); i++) signed = signer.sign(`session-${i}`);
+  const [value, signature] = signed.split('.') as [string, string];
+  const last = signature.at(-1)!;
+  const sameBytes = (spelling: string) =>
+    Buffer.from(spelling, 'base64url').equals(Buffer.from(signature, 'base64url'));
+  const trailing = [1, 2, 3].map((bits) => ALPHABET[ALPHABET.indexOf(last) ^ bits]!);
+  const mutations: [string, string, boolean][] = [
+    // [what, signature spelling, decodes to the same bytes with Buffer.from(…, 'base64url')]
+    ...trailing.map((c, i): [string, string, boolean] => [
+      `non-zero trailing bits ${i + 1}`,
+      signature.slice(0, -1) + c,
+      true,
+    ]),
+    ['padding "="', `${signature}=`, true],
+    ['padding "=="', `${signature}==`, true],
+    ["'+' for '-'", signature.replaceAll('-', '+'), true],
+    ["'/' for '_'", signature.replaceAll('_', '/'), true],
+    ["'+/' for '-_'", signature.replaceAll('-', '+').replaceAll('_', '/'), true],
+    ['a stray "!" at the end', `${signature}!`, true],
+    ['a stray "." inside', `${signature.slice(0, 10)}.${signature.slice(10)}`, true],
+    ['a space inside', `${signature.slice(0, 10)} ${signature.slice(10)}`, true],
+    ['a leading space', ` ${signature}`, true],
+    ['a newline at the end', `${signature}\n`, true],
+    ['a tab inside', `${signature.slice(0, 5)}\t${signature.slice(5)}`, true],
+    ['upper case', signature.toUpperCase(), false],
+    ['lower case', signature.toLowerCase(), false],
+    ['one character more', `${signature}A`, false],
+    ['one character less', signature.slice(0, -1), false],
+    ['standard base64 with padding', `${Buffer.from(signature, 'base64url').toString('base64')}`, true],
+    ['hex of the same bytes', Buffer.from(signature, 'base64url').toString('hex'), false],
+    ['empty', '', false],
+  ];
+  test('the original verifies', () => {
+    assert.deepEqual(signer.unsign(signed), { value, rotated: false });
+  });
+  for (const [what, spelling, lenientlySame] of mutations) {
+    test(what, () => {
+      assert.notEqual(spelling, signature);
+      assert.equal(sameBytes(spelling), lenientlySame, 'the mutation is what the table says');
+      assert.equal(signer.unsign(`${value}.${spelling}`), undefined);
+    });
+  }
+});
+
 describe('route option', () => {
   test('a malformed config.kinde is refused when the route is declared', async () => {
     const { default: Fastify } = await import('fastify');
