@@ -42,8 +42,12 @@ export function checkBind(host: string, allowRemote: boolean): void {
   );
 }
 
-/** Routes a web page could use through DNS rebinding: the test controls and the sign-in pages. */
-const HOST_CHECKED = /^\/(_emulator(\/|$)|oauth2\/auth(\/|\?|$)|logout(\?|$)|portal(\?|$))/;
+/**
+ * Routes left open to any Host: discovery and the public keys, which hold nothing secret. Every
+ * other route could serve a web page through DNS rebinding: the test controls, the sign-in pages,
+ * and the token endpoint (a client-credentials grant with the well-known development secret).
+ */
+const ANY_HOST = /^\/\.well-known\//;
 
 /** The host name of a Host header, or undefined when it is missing or not a plain host[:port]. */
 function hostName(header: string | undefined): string | undefined {
@@ -69,12 +73,12 @@ export function isOwnHost(ctx: EmulatorContext, header: string | undefined): boo
 }
 
 /**
- * Answers 421 Misdirected Request on the control and sign-in routes when the Host header is not
- * this emulator's (RFC 9110 §15.5.20: the server does not answer for that authority).
+ * Answers 421 Misdirected Request (on every route but discovery and JWKS) when the Host header is
+ * not this emulator's (RFC 9110 §15.5.20: the server does not answer for that authority).
  */
 export function registerHostCheck(app: FastifyInstance, ctx: EmulatorContext): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply) => {
-    if (!HOST_CHECKED.test(request.url) || isOwnHost(ctx, request.headers.host)) return;
+    if (ANY_HOST.test(request.url) || isOwnHost(ctx, request.headers.host)) return;
     return reply.code(421).header('cache-control', 'no-store').send({
       error: 'misdirected_request',
       error_description:

@@ -93,7 +93,7 @@ describe('the emulator is not reachable by others by accident', () => {
     assert.match(warnings[0]?.message ?? '', /listens on 0\.0\.0\.0: any machine that reaches it/);
   });
 
-  describe('a Host that is not the emulator gets 421 on the control and sign-in routes', () => {
+  describe('a Host that is not the emulator gets 421 on the control, sign-in and token routes', () => {
     let emu: Emulator;
     let port: string;
     before(async () => {
@@ -112,6 +112,8 @@ describe('the emulator is not reachable by others by accident', () => {
       ],
       ['GET', '/logout'],
       ['GET', '/portal'],
+      ['POST', '/oauth2/token', '{}'],
+      ['GET', '/oauth2/v2/user_profile'],
     ];
 
     test('foreign host names are refused', async () => {
@@ -150,9 +152,10 @@ describe('the emulator is not reachable by others by accident', () => {
       }
     });
 
-    test('machine endpoints (discovery, JWKS) answer whatever the Host, for servers behind other names', async () => {
-      const answer = await withHost(`${emu.issuerUrl}/.well-known/openid-configuration`, 'evil.example');
-      assert.equal(answer.status, 200);
+    test('discovery and JWKS, which hold nothing secret, answer whatever the Host', async () => {
+      for (const path of ['/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+        assert.equal((await withHost(`${emu.issuerUrl}${path}`, 'evil.example')).status, 200, path);
+      }
     });
 
     test('the issuerUrl option names an accepted host', async () => {
