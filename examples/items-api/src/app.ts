@@ -1,6 +1,10 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifySchemaValidationError,
+  type FastifyServerOptions,
+} from 'fastify';
 import fastifyKinde, { type KindeOptions, requireAuth } from 'fastify-kinde';
 
 /** Options of the items API. */
@@ -16,9 +20,24 @@ export interface ItemsApiOptions {
   docsClientId?: string;
 }
 
+/**
+ * FastAPI's `item_id: int` takes integers of any size, and answers with exactly that integer.
+ * A JSON Schema `integer` would be coerced to a JavaScript number and rounded past 2^53 (or become
+ * Infinity), so the id is taken as its digits and echoed as written, without leading zeros.
+ */
+const ITEM_ID = /^-?[0-9]{1,4300}$/;
+
 const itemParams = {
   type: 'object',
-  properties: { item_id: { type: 'integer', description: 'The item id, an integer' } },
+  properties: {
+    item_id: {
+      type: 'string',
+      pattern: ITEM_ID.source,
+      description:
+        'The item id: an integer of any size, in decimal digits (a leading "-" for a negative one)',
+      examples: ['420'],
+    },
+  },
   required: ['item_id'],
 } as const;
 
@@ -32,6 +51,18 @@ const itemResponse = {
   properties: { item_id: { type: 'integer' }, q: { type: ['string', 'null'] } },
   required: ['item_id', 'q'],
 } as const;
+
+/** Validation errors of `/items/{item_id}`, with the id's rule said in words. */
+function itemErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors
+    .map((e) =>
+      e.instancePath === '/item_id'
+        ? `${dataVar}/item_id must be integer (decimal digits, optionally after "-"; at most 4300 digits)`
+        : `${dataVar}${e.instancePath} ${e.message}`,
+    )
+    .join(', ');
+  return new Error(text);
+}
 
 /**
  * The tutorial's application: `/` and `/items/{item_id}`, reachable only after a Kinde login,
@@ -62,13 +93,18 @@ export async function buildApp(options: ItemsApiOptions = {}): Promise<FastifyIn
 
   app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
 
-  app.get<{ Params: { item_id: number }; Querystring: { q?: string } }>(
+  app.get<{ Params: { item_id: string }; Querystring: { q?: string } }>(
     '/items/:item_id',
     {
       onRequest: requireAuth(),
       schema: { params: itemParams, querystring: itemQuery, response: { 200: itemResponse } },
+      schemaErrorFormatter: itemErrors,
     },
-    (request) => ({ item_id: request.params.item_id, q: request.query.q ?? null }),
+    (request, reply) =>
+      // Sent as JSON text: the serializer would turn the id into a (rounded) JavaScript number.
+      reply
+        .type('application/json; charset=utf-8')
+        .send(`{"item_id":${BigInt(request.params.item_id)},"q":${JSON.stringify(request.query.q ?? null)}}`),
   );
 
   app.get('/me', { onRequest: requireAuth() }, (request) => request.kinde.getUser());

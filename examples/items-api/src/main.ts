@@ -84,7 +84,17 @@ async function embeddedEmulator(siteUrl: string): Promise<Embedded> {
   };
 }
 
+/** The NODE_ENV values the embedded emulator runs under (as the emulator itself enforces). */
+const DEVELOPMENT = new Set([undefined, '', 'development', 'test']);
+
 async function main(): Promise<void> {
+  if (!process.env.KINDE_ISSUER_URL && !DEVELOPMENT.has(process.env.NODE_ENV)) {
+    console.error(
+      `error: NODE_ENV=${process.env.NODE_ENV} and no KINDE_ISSUER_URL: the embedded Kinde emulator runs only in development (NODE_ENV unset, development or test). ` +
+        'To use real Kinde, set KINDE_ISSUER_URL, KINDE_CLIENT_ID, KINDE_CLIENT_SECRET, KINDE_SITE_URL (https in production) and SESSION_SECRET',
+    );
+    process.exit(1);
+  }
   const siteUrl = process.env.KINDE_SITE_URL ?? `http://${host}:${port}`;
   const embedded = process.env.KINDE_ISSUER_URL ? undefined : await embeddedEmulator(siteUrl);
   let app: FastifyInstance;

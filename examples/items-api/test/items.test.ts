@@ -28,11 +28,53 @@ describe('items API', () => {
     assert.equal(me.email, 'admin@example.test');
   });
 
-  test('a non-integer item id is a clear 400', async () => {
-    for (const id of ['abc', '4.2', '1e3x']) {
+  test('a non-integer item id is a clear 400, never a 500 nor a rounded number', async () => {
+    const refused = [
+      'abc',
+      '4.2',
+      '1.5',
+      '1e3x',
+      '1e400',
+      '1e3',
+      '1.0',
+      '+1',
+      '%201',
+      '1%20',
+      '0x10',
+      '1_000',
+      'Infinity',
+      '-Infinity',
+      'NaN',
+      '--1',
+      '-',
+      '%EF%BC%91',
+      '1%00',
+      `${'9'.repeat(4301)}`,
+    ];
+    for (const id of refused) {
       const answer = await client.request(`${api.appUrl}/items/${id}`);
-      assert.equal(answer.status, 400, id);
-      assert.match(JSON.parse(answer.body).message, /item_id must be integer/);
+      assert.ok(answer.status === 400 || answer.status === 414, `${id.slice(0, 20)}: ${answer.status}`);
+      if (answer.status === 400)
+        assert.match(JSON.parse(answer.body).message, /^params\/item_id must be integer/, id);
+    }
+  });
+
+  test('an integer item id of any size is echoed exactly, as FastAPI does', async () => {
+    const echoed: [string, string][] = [
+      ['420', '420'],
+      ['0', '0'],
+      ['-0', '0'],
+      ['007', '7'],
+      ['-12', '-12'],
+      ['9007199254740993', '9007199254740993'], // 2^53 + 1: a JavaScript number would round it
+      ['123456789012345678901234567890', '123456789012345678901234567890'],
+      ['-99999999999999999999999999999999999999', '-99999999999999999999999999999999999999'],
+    ];
+    for (const [id, exact] of echoed) {
+      const answer = await client.request(`${api.appUrl}/items/${id}?q=a%22b`);
+      assert.equal(answer.status, 200, id);
+      assert.equal(answer.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(answer.body, `{"item_id":${exact},"q":"a\\"b"}`, id);
     }
   });
 
@@ -57,6 +99,11 @@ describe('items API', () => {
     };
     assert.equal(document.openapi, '3.0.3');
     assert.ok(document.paths['/items/{item_id}']);
+    const item = document.paths['/items/{item_id}'] as {
+      get: { parameters: { name: string; schema: Record<string, unknown> }[] };
+    };
+    const id = item.get.parameters.find((p) => p.name === 'item_id');
+    assert.deepEqual(id?.schema, { type: 'string', pattern: '^-?[0-9]{1,4300}$' });
     assert.ok(document.paths['/']);
     await SwaggerParser.validate(document as never);
     const docs = await new HttpClient().follow(`${api.appUrl}/docs`);

@@ -94,4 +94,42 @@ describe('npm start (compiled main)', () => {
     assert.match(lines[0] ?? '', new RegExp(`port ${taken} on 127\\.0\\.0\\.1 is already in use`));
     assert.doesNotMatch(app.output(), /\n\s+at /, 'no stack trace');
   });
+  test('NODE_ENV=production is a one-line error: without KINDE_ISSUER_URL, or with an http issuer or site', async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { NODE_ENV: 'production' },
+        /^error: NODE_ENV=production and no KINDE_ISSUER_URL: the embedded Kinde emulator runs only in development/,
+      ],
+      [{ NODE_ENV: 'staging' }, /^error: NODE_ENV=staging and no KINDE_ISSUER_URL/],
+      [
+        {
+          NODE_ENV: 'production',
+          KINDE_ISSUER_URL: 'http://127.0.0.1:8001',
+          KINDE_CLIENT_ID: 'c',
+          KINDE_SITE_URL: 'https://app.example',
+          SESSION_SECRET: 's'.repeat(32),
+        },
+        /^error: KINDE_ISSUER_URL \(option "issuerUrl"\) must use https in production/,
+      ],
+      [
+        {
+          NODE_ENV: 'production',
+          KINDE_ISSUER_URL: 'https://acme.kinde.com',
+          KINDE_CLIENT_ID: 'c',
+          KINDE_SITE_URL: 'http://127.0.0.1:8000',
+          SESSION_SECRET: 's'.repeat(32),
+        },
+        /^error: KINDE_SITE_URL \(option "siteUrl"\) must use https in production/,
+      ],
+    ];
+    for (const [env, message] of cases) {
+      const app = run({ PORT: String(await freePort()), EMULATOR_PORT: String(await freePort()), ...env });
+      const code = await Promise.race([app.exited, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+      if (code === 'hung') app.child.kill('SIGKILL');
+      assert.equal(code, 1, JSON.stringify(env));
+      const lines = app.output().trim().split('\n');
+      assert.equal(lines.length, 1, app.output());
+      assert.match(lines[0] ?? '', message);
+    }
+  });
 });

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
 import type { SessionStore } from './session/store.js';
@@ -114,14 +113,6 @@ function processEnv(): Record<string, string | undefined> {
   return { ...fromFile, ...process.env };
 }
 
-/** True for `localhost`, 127.0.0.0/8 and `::1`. */
-function isLoopback(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
-
 function parseUrl(value: string, name: string, what: string): URL {
   let url: URL;
   try {
@@ -220,9 +211,12 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
   if (!issuerRaw)
     fail('KINDE_ISSUER_URL (option "issuerUrl") is required: your Kinde domain, e.g. https://acme.kinde.com');
   const issuer = parseUrl(issuerRaw, 'KINDE_ISSUER_URL', 'your Kinde domain, e.g. https://acme.kinde.com');
-  if (issuer.protocol === 'http:' && !isLoopback(issuer.hostname)) {
-    if (production) fail(`KINDE_ISSUER_URL must use https in production; got "${issuerRaw}"`);
-  }
+  // Loopback included: a production app pointed at http://127.0.0.1 is pointed at the emulator
+  // (or at something else that is not Kinde), and its tokens would cross a network in clear anywhere else.
+  if (production && issuer.protocol !== 'https:')
+    fail(
+      `KINDE_ISSUER_URL (option "issuerUrl") must use https in production (NODE_ENV=production); got "${issuerRaw}". The emulator is for development only`,
+    );
   const issuerUrl = issuer.href.replace(/\/+$/, '');
 
   const clientId = options.clientId ?? env.KINDE_CLIENT_ID;
@@ -236,6 +230,11 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
       'KINDE_SITE_URL (option "siteUrl") is required: the public origin of this app, e.g. http://127.0.0.1:8000',
     );
   const siteUrl = parseUrl(siteRaw, 'KINDE_SITE_URL', 'the public origin of this app');
+  // Over http the session cookie is neither Secure nor __Host-, so it would travel in clear.
+  if (production && siteUrl.protocol !== 'https:')
+    fail(
+      `KINDE_SITE_URL (option "siteUrl") must use https in production (NODE_ENV=production), so session cookies are Secure; got "${siteRaw}"`,
+    );
 
   const postLoginRedirectUrl = options.postLoginRedirectUrl ?? env.KINDE_POST_LOGIN_REDIRECT_URL ?? '/';
   const postLogoutRedirectUrl =

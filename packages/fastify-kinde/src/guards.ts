@@ -84,6 +84,54 @@ function refusal(kinde: KindeContext, requirement: GuardRequirement): string | u
   );
 }
 
+const LIST_KEYS = ['permissions', 'anyPermission', 'roles', 'anyRole'] as const;
+const KNOWN_KEYS = new Set<string>([...LIST_KEYS, 'auth', 'flags', 'org']);
+
+function blank(value: unknown): boolean {
+  return typeof value !== 'string' || value.trim() === '';
+}
+
+/**
+ * Refuses a requirement that would admit more callers than it says: an empty list (`[]` of
+ * permissions or roles is met by anyone signed in), a blank name, no flags, or a key this
+ * version does not know (a typo such as `permission` would otherwise require nothing).
+ */
+function checkRequirement(requirement: GuardRequirement): void {
+  if (typeof requirement !== 'object' || requirement === null || Array.isArray(requirement))
+    throw new TypeError('fastify-kinde: a guard requirement must be an object');
+  for (const key of Object.keys(requirement)) {
+    if (!KNOWN_KEYS.has(key))
+      throw new TypeError(
+        `fastify-kinde: unknown guard requirement "${key}" (known: ${[...KNOWN_KEYS].join(', ')})`,
+      );
+  }
+  for (const key of LIST_KEYS) {
+    const list = requirement[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length === 0)
+      throw new TypeError(
+        `fastify-kinde: "${key}" must list at least one name; an empty list would let any signed-in caller through`,
+      );
+    if (list.some(blank)) throw new TypeError(`fastify-kinde: "${key}" must not contain blank names`);
+  }
+  const flags = requirement.flags;
+  if (flags !== undefined) {
+    const entries = typeof flags === 'object' && flags !== null ? Object.entries(flags) : [];
+    if (entries.length === 0)
+      throw new TypeError(
+        'fastify-kinde: "flags" must name at least one flag; none would let any signed-in caller through',
+      );
+    for (const [code, value] of entries) {
+      if (blank(code)) throw new TypeError('fastify-kinde: a flag code must not be blank');
+      if (!['boolean', 'string', 'number'].includes(typeof value))
+        throw new TypeError(`fastify-kinde: flag "${code}" must be wanted as a boolean, string or number`);
+    }
+  }
+  const org = requirement.org;
+  if (org !== undefined && org !== true && blank(org))
+    throw new TypeError('fastify-kinde: "org" must be true or a non-blank organization code');
+}
+
 /**
  * Builds a guard for any requirement; the `require*` helpers are shorthands for it.
  *
@@ -93,6 +141,7 @@ function refusal(kinde: KindeContext, requirement: GuardRequirement): string | u
  * ```
  */
 export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
+  checkRequirement(requirement);
   const mode = requirement.auth ?? 'either';
   if (mode !== 'session' && mode !== 'bearer' && mode !== 'either') {
     throw new TypeError(`"auth" must be "session", "bearer" or "either"; got "${String(mode)}"`);
@@ -156,7 +205,9 @@ export function requireAuth(options: { auth?: AuthMode } = {}): KindeGuard {
 
 /** Turns `'a'` or `['a','b']` into a list. */
 function list(value: string | readonly string[]): string[] {
-  return typeof value === 'string' ? [value] : [...value];
+  if (typeof value === 'string') return [value];
+  if (!Array.isArray(value)) throw new TypeError('fastify-kinde: give a name or a list of names');
+  return [...value];
 }
 
 /**

@@ -2,10 +2,8 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
-import { KindeAuthError } from './errors.js';
 import {
   type GuardRequirement,
-  type KindeGuard,
   requireAuth,
   requireFlag,
   requireKinde,
@@ -16,6 +14,7 @@ import {
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { credentialHook } from './request.js';
+import { enforceRouteOption } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
@@ -80,7 +79,8 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
 
   if (config.ephemeralSecret) {
     app.log.warn(
-      'SESSION_SECRET is not set: a random one is used, so sessions end when the process restarts',
+      'fastify-kinde: SESSION_SECRET is not set, so a random one is used for this process: sessions will ' +
+        'not survive a restart, nor work across instances. Set SESSION_SECRET to 32 or more random characters',
     );
   }
 
@@ -88,23 +88,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   app.addHook('onRequest', credentialHook({ sessions, verifier, oidc }));
 
   const permissions = new Set<string>();
-  app.addHook('onRoute', (route) => {
-    const declared = route.config?.kinde;
-    if (declared !== undefined && declared !== false) {
-      if (
-        declared !== true &&
-        (typeof declared !== 'object' || declared === null || Array.isArray(declared))
-      ) {
-        throw new KindeAuthError(
-          'ERR_CONFIG',
-          `route ${route.method} ${route.url}: config.kinde must be true or a requirement object`,
-        );
-      }
-      const check: KindeGuard = requireKinde(declared === true ? {} : declared);
-      const existing = route.onRequest;
-      route.onRequest =
-        existing === undefined ? [check] : [check, ...(Array.isArray(existing) ? existing : [existing])];
-    }
+  enforceRouteOption(app, (route) => {
     for (const permission of documentRoute(route)) permissions.add(permission);
   });
 

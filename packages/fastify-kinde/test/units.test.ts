@@ -2,6 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveConfig } from '../src/config.js';
 import { KindeAuthError } from '../src/errors.js';
+import {
+  type GuardRequirement,
+  requireAuth,
+  requireFlag,
+  requireKinde,
+  requireOrg,
+  requirePermission,
+  requireRole,
+} from '../src/guards.js';
 import { safeReturnTo } from '../src/routes.js';
 import { memorySessionStore } from '../src/session/memory.js';
 import { createCookieSigner } from '../src/session/signer.js';
@@ -53,18 +62,56 @@ describe('configuration', () => {
     assert.match(configError(base, { routes: { login: 'login' } }), /"routes.login" must be a path/);
   });
 
-  test('production refuses a missing or short secret and a plain-http remote issuer', () => {
-    const prod = { ...base, NODE_ENV: 'production' };
+  test('production refuses a missing or short secret, and any http issuer or site (loopback included)', () => {
+    const prod = { ...base, NODE_ENV: 'production', KINDE_SITE_URL: 'https://app.example' };
     assert.match(configError(prod), /SESSION_SECRET .* is required in production/);
     assert.match(configError({ ...prod, SESSION_SECRET: 'short' }), /at least 32 characters/);
     const secret = 'x'.repeat(32);
+    for (const issuer of [
+      'http://acme.example',
+      'http://127.0.0.1:8001',
+      'http://localhost:8001',
+      'http://[::1]:8001',
+    ]) {
+      assert.match(
+        configError({ ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: issuer }),
+        /^KINDE_ISSUER_URL \(option "issuerUrl"\) must use https in production/,
+        issuer,
+      );
+    }
+    for (const site of ['http://app.example', 'http://127.0.0.1:8000']) {
+      assert.match(
+        configError({ ...prod, SESSION_SECRET: secret, KINDE_SITE_URL: site }),
+        /^KINDE_SITE_URL \(option "siteUrl"\) must use https in production/,
+        site,
+      );
+    }
     assert.match(
-      configError({ ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://acme.example' }),
-      /must use https in production/,
+      configError({ ...prod, SESSION_SECRET: secret }, { siteUrl: 'http://app.example' }),
+      /KINDE_SITE_URL \(option "siteUrl"\)/,
     );
-    assert.doesNotThrow(() =>
-      resolveConfig({ env: { ...prod, SESSION_SECRET: secret, KINDE_ISSUER_URL: 'http://127.0.0.1:8001' } }),
-    );
+    assert.doesNotThrow(() => resolveConfig({ env: { ...prod, SESSION_SECRET: secret } }));
+    // Outside production, http stays allowed (the emulator, local development).
+    assert.doesNotThrow(() => resolveConfig({ env: { ...base, KINDE_ISSUER_URL: 'http://127.0.0.1:8001' } }));
+  });
+
+  test('without SESSION_SECRET (NODE_ENV unset) the app logs one warning that names the consequences', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyKinde } = await import('../src/index.js');
+    const started = async (env: Record<string, string>) => {
+      const lines: { level: number; msg: string }[] = [];
+      const app = Fastify({
+        logger: { level: 'info', stream: { write: (l: string) => lines.push(JSON.parse(l)) } },
+      });
+      await app.register(fastifyKinde, { env, sessionStore: 'memory' });
+      await app.ready();
+      await app.close();
+      return lines.filter((l) => l.level === 40 && /SESSION_SECRET/.test(l.msg));
+    };
+    const warnings = await started(base);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!.msg, /not survive a restart, nor work across instances/);
+    assert.equal((await started({ ...base, SESSION_SECRET: 'y'.repeat(32) })).length, 0);
   });
 
   test('an https site gets Secure cookies', () => {
@@ -147,6 +194,55 @@ describe('cookie signer', () => {
   });
 });
 
+describe('cookie signatures are canonical: one valid cookie yields no other valid spelling', () => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const signer = createCookieSigner(['canonical-secret-0123456789abcdefgh']);
+  // A real signed value whose signature holds both '-' and '_', so '+' and '/' can stand in for them.
+  let signed = '';
+  for (let i = 0; !/-.*_|_.*-/.test(signed.split('.')[1] ?? ''); i++) signed = signer.sign(`session-${i}`);
+  const [value, signature] = signed.split('.') as [string, string];
+  const last = signature.at(-1)!;
+  const sameBytes = (spelling: string) =>
+    Buffer.from(spelling, 'base64url').equals(Buffer.from(signature, 'base64url'));
+  const trailing = [1, 2, 3].map((bits) => ALPHABET[ALPHABET.indexOf(last) ^ bits]!);
+  const mutations: [string, string, boolean][] = [
+    // [what, signature spelling, decodes to the same bytes with Buffer.from(…, 'base64url')]
+    ...trailing.map((c, i): [string, string, boolean] => [
+      `non-zero trailing bits ${i + 1}`,
+      signature.slice(0, -1) + c,
+      true,
+    ]),
+    ['padding "="', `${signature}=`, true],
+    ['padding "=="', `${signature}==`, true],
+    ["'+' for '-'", signature.replaceAll('-', '+'), true],
+    ["'/' for '_'", signature.replaceAll('_', '/'), true],
+    ["'+/' for '-_'", signature.replaceAll('-', '+').replaceAll('_', '/'), true],
+    ['a stray "!" at the end', `${signature}!`, true],
+    ['a stray "." inside', `${signature.slice(0, 10)}.${signature.slice(10)}`, true],
+    ['a space inside', `${signature.slice(0, 10)} ${signature.slice(10)}`, true],
+    ['a leading space', ` ${signature}`, true],
+    ['a newline at the end', `${signature}\n`, true],
+    ['a tab inside', `${signature.slice(0, 5)}\t${signature.slice(5)}`, true],
+    ['upper case', signature.toUpperCase(), false],
+    ['lower case', signature.toLowerCase(), false],
+    ['one character more', `${signature}A`, false],
+    ['one character less', signature.slice(0, -1), false],
+    ['standard base64 with padding', `${Buffer.from(signature, 'base64url').toString('base64')}`, true],
+    ['hex of the same bytes', Buffer.from(signature, 'base64url').toString('hex'), false],
+    ['empty', '', false],
+  ];
+  test('the original verifies', () => {
+    assert.deepEqual(signer.unsign(signed), { value, rotated: false });
+  });
+  for (const [what, spelling, lenientlySame] of mutations) {
+    test(what, () => {
+      assert.notEqual(spelling, signature);
+      assert.equal(sameBytes(spelling), lenientlySame, 'the mutation is what the table says');
+      assert.equal(signer.unsign(`${value}.${spelling}`), undefined);
+    });
+  }
+});
+
 describe('route option', () => {
   test('a malformed config.kinde is refused when the route is declared', async () => {
     const { default: Fastify } = await import('fastify');
@@ -156,6 +252,64 @@ describe('route option', () => {
     assert.throws(
       () => app.get('/x', { config: { kinde: 'admin' as unknown as true } }, () => ({})),
       /route GET \/x: config.kinde must be true or a requirement object/,
+    );
+    await app.close();
+  });
+});
+
+describe('guards refuse a requirement that would admit any signed-in caller', () => {
+  const loose = (r: unknown) => r as GuardRequirement;
+  const cases: [string, () => unknown, RegExp][] = [
+    ['requirePermission([])', () => requirePermission([]), /"permissions" must list at least one name/],
+    ['requirePermission([], any)', () => requirePermission([], { any: true }), /"anyPermission" must list/],
+    ['requireRole([])', () => requireRole([]), /"roles" must list at least one name/],
+    ['requireRole([], any)', () => requireRole([], { any: true }), /"anyRole" must list at least one/],
+    ['requirePermission("")', () => requirePermission(''), /"permissions" must not contain blank/],
+    ['requirePermission(["a", " "])', () => requirePermission(['a', ' ']), /must not contain blank/],
+    ['requireRole(" ", any)', () => requireRole(' ', { any: true }), /"anyRole" must not contain blank/],
+    [
+      'requirePermission(undefined)',
+      () => requirePermission(undefined as unknown as string),
+      /a name or a list/,
+    ],
+    ['requireFlag("")', () => requireFlag(''), /a flag code must not be blank/],
+    ['requireOrg("")', () => requireOrg(''), /"org" must be true or a non-blank/],
+    ['requireOrg("  ")', () => requireOrg('  '), /"org" must be true or a non-blank/],
+    ['requireKinde({ flags: {} })', () => requireKinde({ flags: {} }), /"flags" must name at least one/],
+    ['requireKinde({ flags: { x: null } })', () => requireKinde(loose({ flags: { x: null } })), /flag "x"/],
+    [
+      'requireKinde({ permission })',
+      () => requireKinde(loose({ permission: ['x'] })),
+      /unknown guard requirement "permission"/,
+    ],
+    ['requireKinde({ roles: "admin" })', () => requireKinde(loose({ roles: 'admin' })), /"roles" must list/],
+    ['requireKinde(null)', () => requireKinde(loose(null)), /must be an object/],
+  ];
+  for (const [name, make, message] of cases) {
+    test(name, () => assert.throws(make, (e: Error) => e instanceof TypeError && message.test(e.message)));
+  }
+  test('well-formed requirements still make guards', () => {
+    for (const make of [
+      () => requireAuth(),
+      () => requireKinde(),
+      () => requirePermission('read:items'),
+      () => requireRole(['admin', 'owner'], { any: true }),
+      () => requireFlag('theme', 'pink'),
+      () => requireOrg(),
+      () => requireOrg('org_1'),
+      () => requireKinde({ auth: 'bearer', permissions: ['a'], anyRole: ['b'], flags: { f: 0 }, org: true }),
+    ]) {
+      assert.equal(typeof make(), 'function');
+    }
+  });
+  test('config.kinde with an empty list stops the route declaration, naming it', async () => {
+    const { default: Fastify } = await import('fastify');
+    const { default: fastifyKinde } = await import('../src/index.js');
+    const app = Fastify();
+    await app.register(fastifyKinde, { env: base, sessionStore: 'memory' });
+    assert.throws(
+      () => app.get('/admin', { config: { kinde: { anyRole: [] } } }, () => ({})),
+      /route GET \/admin: config.kinde: fastify-kinde: "anyRole" must list at least one name/,
     );
     await app.close();
   });

@@ -9,7 +9,8 @@ A local, Kinde-compatible OpenID Connect provider for development and tests.
 
 Options:
   --port <n>            Port to listen on (default 8001; 0 picks a free one)
-  --host <addr>         Interface to listen on (default 127.0.0.1)
+  --host <addr>         Interface to listen on (default 127.0.0.1; loopback only without --allow-remote)
+  --allow-remote        Allow a --host other machines can reach (prints a warning)
   --directory <file>    Directory JSON (users, organizations, applications); reloaded on change
   --key-file <file>     Dev signing-key file (default .data/kinde-emulator-keys.json)
   --ephemeral-keys      Fresh signing keys on every start (tokens do not survive a restart)
@@ -37,6 +38,7 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      'allow-remote': { type: 'boolean' },
       directory: { type: 'string' },
       'key-file': { type: 'string' },
       'ephemeral-keys': { type: 'boolean' },
@@ -60,6 +62,7 @@ export function parseCli(argv: string[]): EmulatorOptions | 'help' {
     host: values.host ?? '127.0.0.1',
     headlessLogin: values.headless ?? false,
   };
+  if (values['allow-remote']) options.allowRemote = true;
   if (values.directory) options.directoryFile = values.directory;
   if (!values['ephemeral-keys']) options.keyFile = values['key-file'] ?? '.data/kinde-emulator-keys.json';
   const ttl = { accessTokenTtl: 'access-ttl', idTokenTtl: 'id-ttl', refreshTokenTtl: 'refresh-ttl' } as const;

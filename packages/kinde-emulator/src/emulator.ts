@@ -3,6 +3,7 @@ import { Clock, type EmulatorContext, lifetimes } from './context.js';
 import { EmulatorControl } from './control.js';
 import { defaultDirectory } from './directory.js';
 import { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
+import { checkBind, refuseOutsideDevelopment } from './exposure.js';
 import { loadOrCreateKeys, saveKeys } from './key-file.js';
 import { generateSigningKey, KeyRing, type SigningKey } from './keys.js';
 import { controlRoutes } from './routes/control.js';
@@ -15,8 +16,13 @@ import { validateDirectory } from './validate.js';
 export interface EmulatorOptions {
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
-  /** Interface to listen on; default `127.0.0.1`. */
+  /**
+   * Interface to listen on; default `127.0.0.1`. Anything but loopback (`127.0.0.0/8`, `::1`,
+   * `localhost`) is refused unless `allowRemote` is set.
+   */
   host?: string;
+  /** Allow a `host` other machines can reach (e.g. `0.0.0.0` in a container); a warning is emitted. */
+  allowRemote?: boolean;
   /** Users, organizations and applications; default {@link defaultDirectory}. */
   directory?: Directory;
   /** Sign in at once when `login_hint` names a user (email or id), without showing the page. */
@@ -93,14 +99,6 @@ function overrides(options: EmulatorOptions): Partial<TokenLifetimes> {
   return out;
 }
 
-function refuseProduction(): void {
-  if (process.env.NODE_ENV === 'production') {
-    throw new Error(
-      'kinde-emulator refuses to run with NODE_ENV=production: it signs tokens for anyone. Use real Kinde in production.',
-    );
-  }
-}
-
 function initialDirectory(options: EmulatorOptions): Directory {
   if (options.directoryFile) return loadDirectoryFile(options.directoryFile);
   return options.directory ? validateDirectory(options.directory) : defaultDirectory();
@@ -135,7 +133,9 @@ function watchFile(options: EmulatorOptions, ctx: EmulatorContext): () => void {
  * await emu.listen();
  */
 export async function createEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
-  refuseProduction();
+  refuseOutsideDevelopment();
+  const host = options.host ?? '127.0.0.1';
+  checkBind(host, options.allowRemote === true);
   const clock = new Clock();
   const ring = await keyRing(options, clock);
   const ctx: EmulatorContext = {
@@ -157,7 +157,6 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   const control = new EmulatorControl(ctx);
   if (options.control !== false) controlRoutes(app, ctx, control);
   const stopWatching = watchFile(options, ctx);
-  const host = options.host ?? '127.0.0.1';
   return {
     get issuerUrl() {
       return ctx.issuer ?? '';

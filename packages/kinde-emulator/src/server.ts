@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EmulatorContext, FailureTarget } from './context.js';
+import { redactParams, registerHostCheck } from './exposure.js';
 import { PageError } from './flow.js';
 import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
 import { errorPage, sendPage } from './pages.js';
@@ -36,7 +37,8 @@ function registerLog(app: FastifyInstance, ctx: EmulatorContext): void {
     if (request.url.startsWith('/_emulator/')) return;
     const entry: RequestLogEntry = { method: request.method, path: pathOf(request), time: Date.now() };
     const query = request.query as Record<string, unknown> | undefined;
-    if (query && Object.keys(query).length > 0) entry.query = { ...query };
+    // Codes, tokens (id_token_hint) and secrets are recorded as [redacted]: the log is served over HTTP.
+    if (query && Object.keys(query).length > 0) entry.query = redactParams(query);
     request.emulatorLog = entry;
     ctx.requests.push(entry);
     if (ctx.requests.length > MAX_LOG) ctx.requests.splice(0, ctx.requests.length - MAX_LOG);
@@ -152,6 +154,7 @@ export async function buildApp(
   }) as unknown as FastifyInstance;
   await app.register(formbody);
   registerLog(app, ctx);
+  registerHostCheck(app, ctx);
   registerCors(app);
   registerFailures(app, ctx);
   registerErrors(app);

@@ -65,15 +65,46 @@ test('CLI: port in use, bad directory and NODE_ENV=production are one-line error
         { NODE_ENV: 'production' },
         /^kinde-emulator: kinde-emulator refuses to run with NODE_ENV=production/,
       ],
+      [
+        ['--port', '0'],
+        { NODE_ENV: 'staging' },
+        /^kinde-emulator: kinde-emulator refuses to run with NODE_ENV=staging: it runs only when NODE_ENV is unset/,
+      ],
+      [
+        ['--port', '0', '--host', '0.0.0.0'],
+        {},
+        /^kinde-emulator: kinde-emulator refuses to listen on 0\.0\.0\.0: other machines could reach it/,
+      ],
     ];
     for (const [args, env, expected] of cases) {
       const p = run(args, env);
+      // Bounded: an emulator that starts when it should refuse is killed, and the test fails.
+      const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
       const [code] = await once(p.child, 'exit');
-      assert.equal(code, 1);
+      clearTimeout(timer);
+      assert.equal(code, 1, args.join(' '));
       assert.match(p.err(), expected);
       assert.equal(p.err().trim().split('\n').length, 1);
     }
   } finally {
     blocker.close();
+  }
+});
+
+test('CLI: --allow-remote listens beyond loopback, with a warning on stderr', async () => {
+  const p = run(['--port', '0', '--host', '0.0.0.0', '--allow-remote', '--ephemeral-keys']);
+  try {
+    const deadline = Date.now() + 10_000;
+    while (!p.out().includes('Development only') && Date.now() < deadline) {
+      await Promise.race([once(p.child.stdout, 'data'), new Promise((r) => setTimeout(r, 200))]);
+    }
+    assert.match(p.out(), /KINDE_ISSUER_URL=http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(
+      p.err(),
+      /KindeEmulatorWarning: kinde-emulator listens on 0\.0\.0\.0: any machine that reaches it/,
+    );
+  } finally {
+    p.child.kill('SIGTERM');
+    await once(p.child, 'exit');
   }
 });

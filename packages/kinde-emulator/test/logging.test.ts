@@ -32,6 +32,10 @@ test('logs never contain tokens, codes, secrets or cookie values', async () => {
       client_id: CLIENT_ID,
       client_secret: 'WrongSecretValue0123456789',
     });
+    // Unknown routes and malformed URLs carry their query into no log line either.
+    await fetch(`${emu.issuerUrl}/nope?access_token=${t.body.access_token}`);
+    await fetch(`${emu.issuerUrl}/oauth2/auth?x=%zz&id_token_hint=${t.body.id_token}`);
+    await fetch(`${emu.issuerUrl}/%zz?code=${r.code}`);
     const log = lines.join('');
     assert.ok(lines.length > 5, 'the logger wrote something');
     const secrets = [

@@ -8,6 +8,9 @@ export interface CookieSigner {
   unsign(signed: string): { value: string; rotated: boolean } | undefined;
 }
 
+/** Characters of an unpadded base64url HMAC-SHA256 (32 bytes). */
+const SIGNATURE_LENGTH = 43;
+
 function mac(value: string, secret: string): Buffer {
   return createHmac('sha256', secret).update(value).digest();
 }
@@ -29,8 +32,13 @@ export function createCookieSigner(secrets: readonly string[], cacheEntries = 10
     const dot = signed.lastIndexOf('.');
     if (dot <= 0) return undefined;
     const value = signed.slice(0, dot);
-    const given = Buffer.from(signed.slice(dot + 1), 'base64url');
-    if (given.length !== 32) return undefined;
+    const signature = signed.slice(dot + 1);
+    // Node's base64 decoder is lenient: it accepts '+/', padding, stray characters and non-zero
+    // trailing bits, so many strings decode to the same 32 bytes. Only the one spelling that
+    // sign() makes is accepted, so one valid cookie never yields other valid ones.
+    if (signature.length !== SIGNATURE_LENGTH) return undefined;
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== 32 || given.toString('base64url') !== signature) return undefined;
     for (let i = 0; i < secrets.length; i++) {
       if (timingSafeEqual(given, mac(value, secrets[i]!))) return { value, rotated: i > 0 };
     }
