@@ -15,6 +15,7 @@ import {
 } from './guards.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
+import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
@@ -76,7 +77,14 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = createOidcClient(config);
   const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
-  const sessions = createSessionManager({ config, store, signer, oidc, verifier });
+  const refresher = createRefresher({ oidc, verifier });
+  const sessions = createSessionManager({
+    config,
+    store,
+    signer,
+    refresher,
+    fetchProfile: (accessToken) => oidc.userProfile(accessToken),
+  });
 
   if (config.ephemeralSecret) {
     app.log.warn(

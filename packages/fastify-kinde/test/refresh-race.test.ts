@@ -9,6 +9,7 @@ import {
   redisSessionStore,
 } from '../src/index.js';
 import type { OidcClient, ProviderTokens } from '../src/oidc.js';
+import { createRefresher } from '../src/refresh.js';
 import { createSessionManager } from '../src/session/manager.js';
 import type { SessionRecord } from '../src/session/record.js';
 import { createCookieSigner } from '../src/session/signer.js';
@@ -53,7 +54,9 @@ function manager(store: SessionStore, refresh: (token: string) => Promise<Provid
   const verifier: TokenVerifier = {
     verify: async () => ({ sub: 'kp_1', exp: Math.floor(Date.now() / 1000) + 3600 }),
   } as unknown as TokenVerifier;
-  return { sessions: createSessionManager({ config, store, signer, oidc, verifier }), calls };
+  const refresher = createRefresher({ oidc, verifier });
+  const fetchProfile = () => Promise.reject(new Error('not used'));
+  return { sessions: createSessionManager({ config, store, signer, refresher, fetchProfile }), calls };
 }
 
 describe('refresh races', () => {
