@@ -92,6 +92,15 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     );
   }
 
+  if (config.production && config.audience.length === 0) {
+    // Not an error: Kinde's default tokens name no API. But a production API that takes bearer
+    // tokens should name itself, or it accepts only this app's own tokens (README "Bearer tokens").
+    app.log.warn(
+      'fastify-kinde: KINDE_AUDIENCE is not set, so a bearer token is accepted only when this app itself (azp) ' +
+        'got it for no API (aud: []); set KINDE_AUDIENCE to the audience of your API to accept tokens for it',
+    );
+  }
+
   app.decorateRequest('kinde', null as unknown as KindeContext);
   app.addHook('onRequest', credentialHook({ sessions, verifier, oidc }));
 
