@@ -76,6 +76,19 @@ describe('refresh races', () => {
     assert.ok(store.get('sess:s1'), 'the loser did not end the session');
   });
 
+  test('without leases, a refused refresh waits a moment for the winner’s result before ending the session', async () => {
+    const store = memorySessionStore();
+    store.set('sess:s6', record('rt0', 1_000), 60_000);
+    const { sessions, calls } = manager(store, async () => {
+      // Another process rotated the token first; its result is stored a moment after our refusal.
+      setTimeout(() => store.set('sess:s6', record('rt1', 3_600_000), 60_000), 300);
+      throw new KindeAuthError('ERR_CODE_EXCHANGE', 'invalid_grant');
+    });
+    const loaded = await sessions.load(signer.sign('s6'));
+    assert.deepEqual(calls, ['rt0']);
+    assert.equal(loaded?.record.refreshToken, 'rt1', 'the winner’s tokens are used');
+  });
+
   test('a refresh that is refused outright ends the session', async () => {
     const store = memorySessionStore();
     store.set('sess:s2', record('rt0', 1_000), 60_000);
