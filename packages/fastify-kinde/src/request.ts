@@ -173,7 +173,10 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
 
   const sessionFailed = (request: FastifyRequest, error: unknown) => {
     const providerDown = isProviderDown(error);
-    request.log.warn(
+    // While refreshes back off, requests are refused without asking the provider: one warning per
+    // try is enough, not one per request.
+    const asked = !providerDown || (error as KindeAuthError).details.notAsked === undefined;
+    request.log[asked ? 'warn' : 'debug'](
       { code: (error as { code?: string }).code },
       providerDown
         ? 'fastify-kinde: the session could not be refreshed, the provider is unreachable'

@@ -58,6 +58,27 @@ describe('the token endpoint is down while sessions need a refresh', () => {
   const rigs: Rig[] = [];
   after(() => Promise.all(rigs.map((r) => r.close())));
 
+  test('one session hammering during an outage backs off on its own: 1 s, then 2 s, ...', async (t) => {
+    const rig = await startRig({ emulator: { accessTokenTtl: 1 } });
+    rigs.push(rig);
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'admin@example.test');
+    rig.emulator.control.failTokenEndpoint({ mode: 'down' });
+    await sleep(1_100);
+    const outage = Date.now();
+    for (let i = 0; i < 40; i++) {
+      const answer = await client.request(`${rig.appUrl}/`);
+      assert.equal(answer.status, 503, answer.body);
+      await sleep(75);
+    }
+    const tries = hits(rig, /^\/oauth2\/token$/, outage);
+    const outageMs = Date.now() - outage;
+    t.diagnostic(`40 requests of one session in ${outageMs} ms of outage: ${tries} token requests`);
+    // Waits of 1 s, 2 s, 4 s (±20%) between tries: log2 of the outage's seconds, plus one.
+    assert.ok(tries >= 1 && tries <= Math.ceil(Math.log2(outageMs / 800 + 1)) + 1, `${tries} tries`);
+    rig.emulator.control.clearFailures();
+  });
+
   test('40 sessions hammering during an outage: every answer is 503, the provider gets a bounded number of tries, all recover', async (t) => {
     const rig = await startRig({ emulator: { accessTokenTtl: 2 } });
     rigs.push(rig);
