@@ -67,11 +67,12 @@ function audiences(claims: Claims): string[] {
  * Why verified claims are not an access token meant for this app, or undefined when they are.
  * An ID token proves a login to its client; it never authorises API calls. With an audience
  * configured, jose has already required one of it in `aud`. Without one, only tokens that name no
- * API (`aud: []`, Kinde's default) and were issued to this very client (`azp`) are this app's.
+ * API (`aud: []`, Kinde's default) and were issued to this very client (`azp`), or to one listed in
+ * `bearer.clients`, are this app's.
  */
 export function accessTokenProblem(
   claims: Claims,
-  config: Pick<KindeConfig, 'audience' | 'clientId'>,
+  config: Pick<KindeConfig, 'audience' | 'clientId'> & { bearer: Pick<KindeConfig['bearer'], 'clients'> },
 ): string | undefined {
   if (ID_TOKEN_CLAIMS.some((name) => claims[name] !== undefined)) {
     return 'an ID token is not a bearer credential; send an access token';
@@ -84,8 +85,11 @@ export function accessTokenProblem(
   if (aud.length > 0) {
     return 'the token is meant for another API (aud); this app accepts one only when KINDE_AUDIENCE names it';
   }
-  if (claims.azp !== config.clientId) return 'the token was issued to another application (azp)';
-  return undefined;
+  const azp = claims.azp;
+  if (azp === config.clientId || (typeof azp === 'string' && config.bearer.clients.includes(azp))) {
+    return undefined;
+  }
+  return 'the token was issued to another application (azp)';
 }
 
 /**

@@ -184,6 +184,51 @@ describe('bearer tokens without a configured audience (Kinde default)', () => {
   });
 });
 
+describe('bearer tokens without an audience, another client listed in bearer.clients', () => {
+  let rig: Rig;
+  before(async () => {
+    rig = await startRig({
+      emulator: { directory: directory() },
+      kinde: { bearer: { clients: [OTHER_APP.clientId] } },
+      routes,
+    });
+  });
+  after(() => rig.close());
+
+  test("the listed client's tokens for no API pass; its tokens for another API and its ID tokens do not", async () => {
+    const tokens = await rig.emulator.control.issueTokens({
+      user: 'admin@example.test',
+      clientId: OTHER_APP.clientId,
+    });
+    assert.equal(JSON.parse((await call(rig, '/who', tokens.access_token)).body).kind, 'user');
+    const machine = await machineToken(rig, OTHER_APP.clientId, OTHER_APP.clientSecret);
+    assert.equal((await call(rig, '/delete', machine)).status, 200);
+    const forOtherApi = await machineToken(rig, OTHER_APP.clientId, OTHER_APP.clientSecret, OTHER_API);
+    refused(await call(rig, '/delete', forOtherApi), /another API/);
+    refused(await call(rig, '/who', tokens.id_token!), /ID token/);
+  });
+
+  test('a bad list is refused at start, naming the option', async () => {
+    const app = Fastify();
+    try {
+      app.register(fastifyKinde, {
+        issuerUrl: 'https://acme.kinde.com',
+        clientId: OWN_CLIENT,
+        siteUrl: 'http://127.0.0.1:8000',
+        sessionSecret: SECRET,
+        sessionStore: 'memory',
+        env: {},
+        bearer: { clients: [''] },
+      });
+      await assert.rejects(async () => {
+        await app.ready();
+      }, /"bearer.clients" must be a list of client ids/);
+    } finally {
+      await app.close().catch(() => {});
+    }
+  });
+});
+
 describe('bearer tokens with KINDE_AUDIENCE', () => {
   let rig: Rig;
   before(async () => {
