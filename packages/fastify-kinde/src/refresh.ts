@@ -6,34 +6,29 @@ import { expiresAtMs, type SessionAccess, type SessionRefresher } from './sessio
 import { type Claims, type SessionRecord, userFromClaims } from './session/record.js';
 import type { TokenVerifier } from './tokens.js';
 
-/**
- * Timings of the refresh policy. Every refresh is cut at `holdMs` (and never stored after it), and
- * the lease outlives that by a margin for the store calls around it, so two instances never
- * refresh one session at once while both are alive.
- */
-export interface RefreshPolicyOptions {
-  /** Renew this long before the access token expires. Default 5 s. */
-  skewMs?: number;
-  /** The most one refresh may take, provider, key fetch and store included. Default 20 s. */
-  holdMs?: number;
-  /** The cross-instance lease: must outlive `holdMs`. Default `holdMs` + 10 s. */
-  leaseMs?: number;
-  /** How long a request waits for another instance's refresh before answering 503. Default 10 s. */
-  waitMs?: number;
-  /** Per session: the first wait after the provider failed (doubling per failure). Default 1 s. */
-  backoffMs?: number;
-  /** Per session and overall: the longest wait between tries while the provider fails. Default 30 s. */
-  maxBackoffMs?: number;
-  /** Sessions whose failures are remembered (least recently used first out). Default 10,000. */
-  trackedSessions?: number;
-}
-
 interface Deps {
   oidc: Pick<OidcClient, 'refresh'>;
   verifier: Pick<TokenVerifier, 'verify'>;
-  options?: RefreshPolicyOptions;
 }
 
+/** Renew this long before the access token expires, so a handler never holds a dying token. */
+const SKEW_MS = 5_000;
+/**
+ * The most one refresh may take, whatever it waits for: discovery and the token request are each
+ * bounded by 10 s (oidc.ts), a key fetch by 5 s (jwks.ts), a Redis call by its command timeout. Past
+ * it the refresh is abandoned and stores nothing.
+ */
+const HOLD_MS = 20_000;
+/** The cross-instance lease outlives HOLD_MS, so it is never taken over while its holder could still write. */
+const LEASE_MS = HOLD_MS + 10_000;
+/** How long a request waits for another instance's refresh before answering 503 (the next one reads it). */
+const WAIT_MS = 10_000;
+/** Per session, the first wait after the provider failed (doubling per failure); also the breaker's first open window. */
+const BACKOFF_MS = 1_000;
+/** Per session and overall, the longest wait between tries while the provider fails. */
+const MAX_BACKOFF_MS = 30_000;
+/** Failing sessions remembered (least recently used first out): bounds the memory of an outage. */
+const TRACKED_SESSIONS = 10_000;
 /** How often a request waiting for another instance's refresh reads the store. */
 const POLL_MS = 20;
 /** Without leases, how long a refused refresh waits for another process's result to be stored. */
@@ -91,18 +86,10 @@ function renewed(record: SessionRecord, tokens: ProviderTokens, accessClaims: Cl
  * const sessions = createSessionManager({ config, store, signer, refresher, fetchProfile });
  * ```
  */
-export function createRefresher({ oidc, verifier, options = {} }: Deps): SessionRefresher {
-  const skewMs = options.skewMs ?? 5_000;
-  const holdMs = options.holdMs ?? 20_000;
-  const leaseMs = Math.max(options.leaseMs ?? holdMs + 10_000, holdMs + 1_000);
-  const waitMs = options.waitMs ?? 10_000;
-  const backoffMs = options.backoffMs ?? 1_000;
-  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+export function createRefresher({ oidc, verifier }: Deps): SessionRefresher {
   const flights = new Map<string, Promise<SessionRecord | undefined>>();
-  const failing = new GenerationalCache<string, { failures: number; retryAt: number }>(
-    options.trackedSessions ?? 10_000,
-  );
-  const breaker = createBreaker({ firstOpenMs: backoffMs, maxOpenMs: maxBackoffMs });
+  const failing = new GenerationalCache<string, { failures: number; retryAt: number }>(TRACKED_SESSIONS);
+  const breaker = createBreaker({ firstOpenMs: BACKOFF_MS, maxOpenMs: MAX_BACKOFF_MS });
 
   /** A refresh the provider refused: someone else's result stands when there is one; else the session ends. */
   async function refused(id: string, record: SessionRecord, access: SessionAccess, leased: boolean) {
@@ -147,7 +134,7 @@ export function createRefresher({ oidc, verifier, options = {} }: Deps): Session
     return (await access.save(id, next)) ? next : undefined;
   }
 
-  /** Runs `work` for at most `holdMs`; past it, `live()` turns false so that nothing is stored. */
+  /** Runs `work` for at most `HOLD_MS`; past it, `live()` turns false so that nothing is stored. */
   function held<T>(work: (live: () => boolean) => Promise<T>): Promise<T> {
     let live = true;
     let timer: NodeJS.Timeout | undefined;
@@ -155,7 +142,7 @@ export function createRefresher({ oidc, verifier, options = {} }: Deps): Session
       timer = setTimeout(() => {
         live = false;
         reject(notAsked('The refresh took too long and was abandoned', 0));
-      }, holdMs);
+      }, HOLD_MS);
     });
     return Promise.race([work(() => live), limit]).finally(() => clearTimeout(timer));
   }
@@ -163,9 +150,9 @@ export function createRefresher({ oidc, verifier, options = {} }: Deps): Session
   /** One refresh across every process sharing a store with leases; the others poll for its result. */
   async function coordinated(id: string, record: SessionRecord, access: SessionAccess) {
     if (access.lock === undefined) return held((live) => exchange(id, record, access, false, live));
-    const deadline = Date.now() + waitMs;
+    const deadline = Date.now() + WAIT_MS;
     for (;;) {
-      const token = await access.lock(id, leaseMs);
+      const token = await access.lock(id, LEASE_MS);
       if (token !== undefined) {
         try {
           // Read under the lease: a holder before us may have refreshed already.
@@ -192,7 +179,7 @@ export function createRefresher({ oidc, verifier, options = {} }: Deps): Session
   /** Counts a failure of the provider against the session: it waits longer before its next try. */
   function failed(id: string, now: number): void {
     const failures = (failing.get(id)?.failures ?? 0) + 1;
-    const wait = Math.min(maxBackoffMs, backoffMs * 2 ** Math.min(failures - 1, 20));
+    const wait = Math.min(MAX_BACKOFF_MS, BACKOFF_MS * 2 ** Math.min(failures - 1, 20));
     failing.set(id, { failures, retryAt: now + wait * (0.8 + Math.random() * 0.4) });
   }
 
@@ -231,8 +218,8 @@ export function createRefresher({ oidc, verifier, options = {} }: Deps): Session
       // Renew an expired token always; one about to expire unless it was renewed moments ago (Kinde
       // answers a refresh with the same access token while it is unexpired).
       if (record.accessExpiresAt <= now) return true;
-      if (record.accessExpiresAt - skewMs > now) return false;
-      return record.refreshedAt === undefined || now - record.refreshedAt >= skewMs;
+      if (record.accessExpiresAt - SKEW_MS > now) return false;
+      return record.refreshedAt === undefined || now - record.refreshedAt >= SKEW_MS;
     },
     refresh(id, record, access) {
       let flight = flights.get(id);
