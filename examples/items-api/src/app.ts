@@ -89,7 +89,10 @@ export async function buildApp(options: ItemsApiOptions = {}): Promise<FastifyIn
   });
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
 
-  await app.register(fastifyKinde, options.kinde ?? {});
+  // Swagger UI signs in as the docs client, so its tokens name that client (azp): accept them too.
+  const kinde = options.kinde ?? {};
+  const clients = [...(kinde.bearer?.clients ?? []), ...(docsClientId ? [docsClientId] : [])];
+  await app.register(fastifyKinde, { ...kinde, bearer: { ...kinde.bearer, clients } });
 
   app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
 

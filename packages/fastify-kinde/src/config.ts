@@ -58,8 +58,14 @@ export interface KindeOptions {
   absoluteTimeout?: number;
   /** Auth route paths. Defaults under `/api/auth`. */
   routes?: Partial<KindeRoutePaths>;
-  /** Bearer-token verification: JWKS refresh in the background after `maxAge` seconds (default 600), an unknown `kid` refetches at most once per `cooldown` seconds (default 30), `clockTolerance` seconds for exp/nbf (default 5), `cacheEntries` verified tokens remembered (default 10,000). */
-  bearer?: { maxAge?: number; cooldown?: number; clockTolerance?: number; cacheEntries?: number };
+  /** Bearer-token verification: JWKS refresh in the background after `maxAge` seconds (default 600), an unknown `kid` refetches at most once per `cooldown` seconds (default 30), `clockTolerance` seconds for exp/nbf (default 5), `cacheEntries` verified tokens remembered (default 10,000), and, while no `audience` is set, `clients`: client ids besides `clientId` whose tokens (`azp`) are accepted (e.g. your API docs' public client; default none). */
+  bearer?: {
+    maxAge?: number;
+    cooldown?: number;
+    clockTolerance?: number;
+    cacheEntries?: number;
+    clients?: string[];
+  };
   /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
   env?: Record<string, string | undefined>;
 }
@@ -82,7 +88,13 @@ export interface KindeConfig {
   absoluteTimeoutMs: number;
   routes: KindeRoutePaths;
   production: boolean;
-  bearer: { maxAgeMs: number; cooldownMs: number; clockToleranceSeconds: number; cacheEntries: number };
+  bearer: {
+    maxAgeMs: number;
+    cooldownMs: number;
+    clockToleranceSeconds: number;
+    cacheEntries: number;
+    clients: string[];
+  };
   /** The store given as an option, or which built-in one to make. */
   store: SessionStore | BuiltInStore;
 }
@@ -103,6 +115,15 @@ const DEFAULT_ROUTES: KindeRoutePaths = {
 
 function fail(message: string): never {
   throw new KindeAuthError('ERR_CONFIG', message);
+}
+
+/** `bearer.clients`: non-empty client ids. */
+function bearerClients(clients: unknown): string[] {
+  if (clients === undefined) return [];
+  if (!Array.isArray(clients) || clients.some((c) => typeof c !== 'string' || c.trim() === '')) {
+    fail('"bearer.clients" must be a list of client ids (non-empty strings)');
+  }
+  return [...clients];
 }
 
 /** Reads `.env` from the working directory into a copy of `process.env`; real variables win. */
@@ -280,6 +301,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
       clockToleranceSeconds:
         positiveSeconds(options.bearer?.clockTolerance, 5, 'bearer.clockTolerance') / 1000,
       cacheEntries: Math.max(0, Math.floor(options.bearer?.cacheEntries ?? 10_000)),
+      clients: bearerClients(options.bearer?.clients),
     },
   };
 }

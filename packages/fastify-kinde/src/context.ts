@@ -37,9 +37,12 @@ export interface KindeContext {
   readonly via: 'session' | 'bearer' | null;
   /** The session id, when the caller has a browser session. */
   readonly sessionId: string | null;
-  /** True when the session store could not be read: guards answer 503 rather than 401. */
+  /** True when the credentials could not be checked (session store or provider down): guards answer 503 rather than 401. */
   readonly unavailable: boolean;
-  /** Why presented credentials were refused (e.g. an expired bearer token), for `WWW-Authenticate`. */
+  /**
+   * Why presented credentials were refused (e.g. an expired bearer token), for `WWW-Authenticate`;
+   * with `unavailable`, why they could not be checked.
+   */
   readonly problem: string | null;
   isAuthenticated(): boolean;
   /** `{id, email, given_name, family_name, picture}` of a person; null for machines and anonymous callers. */
@@ -175,9 +178,12 @@ export function anonymousContext(): KindeContext {
   return ANONYMOUS;
 }
 
-/** The context when the session store failed: anonymous, but guards answer 503. */
-export function unavailableContext(): KindeContext {
-  return UNAVAILABLE;
+/**
+ * The context when the credentials could not be checked (the session store failed, or the provider
+ * is unreachable): anonymous, but guards answer 503, with `problem` as the detail when given.
+ */
+export function unavailableContext(problem?: string): KindeContext {
+  return problem === undefined ? UNAVAILABLE : new CallerContext({ ...NOBODY, unavailable: true, problem });
 }
 
 /** The context of a caller whose bearer token was refused, and why (a phrase for `error_description`). */

@@ -150,7 +150,7 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
     if (kinde.unavailable) {
-      reply.code(503).send({ detail: 'Session store unavailable' });
+      reply.code(503).send({ detail: kinde.problem ?? 'Session store unavailable' });
       return;
     }
     if (!kinde.isAuthenticated() || (mode !== 'either' && kinde.via !== mode)) {

@@ -5,7 +5,10 @@ import { KindeAuthError } from './errors.js';
 export interface JwksCacheOptions {
   /** After this many milliseconds the key set is refetched in the background; requests never wait for it. Default 10 min. */
   maxAgeMs?: number;
-  /** An unknown `kid` refetches at most once per this many milliseconds. Default 30 s. */
+  /**
+   * An unknown `kid` refetches at most once per this many milliseconds. Default 30 s. It also caps
+   * the wait after failed fetches while no key set has loaded yet (1 s, doubling per failure).
+   */
   cooldownMs?: number;
   /** A fetch gives up after this many milliseconds. Default 5 s. */
   timeoutMs?: number;
@@ -39,6 +42,11 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   let fetchedAt = 0;
   let attemptedAt = 0;
   let inflight: Promise<void> | undefined;
+  // Before any key set has loaded, failed fetches back off (1 s, doubling, capped by the cooldown):
+  // requests meanwhile fail at once instead of each starting a fetch of an unreachable provider.
+  const firstBackoffMs = Math.min(1_000, cooldownMs);
+  let backoffMs = 0;
+  let retryAt = 0;
 
   async function fetchKeys(): Promise<void> {
     attemptedAt = Date.now();
@@ -68,10 +76,33 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   }
 
   function refresh(): Promise<void> {
-    inflight ??= fetchKeys().finally(() => {
-      inflight = undefined;
-    });
+    inflight ??= fetchKeys()
+      .then(
+        () => {
+          backoffMs = 0;
+        },
+        (error: unknown) => {
+          backoffMs = backoffMs === 0 ? firstBackoffMs : Math.min(cooldownMs, backoffMs * 2);
+          retryAt = Date.now() + backoffMs;
+          throw error;
+        },
+      )
+      .finally(() => {
+        inflight = undefined;
+      });
     return inflight;
+  }
+
+  /** The first key set: fetched, or, within the backoff after a failed fetch, refused at once. */
+  function firstKeys(): Promise<void> {
+    if (inflight === undefined && Date.now() < retryAt) {
+      return Promise.reject(
+        new KindeAuthError('ERR_PROVIDER_UNAVAILABLE', 'The signing keys could not be fetched moments ago', {
+          retryInMs: String(retryAt - Date.now()),
+        }),
+      );
+    }
+    return refresh();
   }
 
   function tick(): void {
@@ -84,7 +115,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
     refresh,
     tick,
     async getKey(header) {
-      if (keys === undefined) await refresh();
+      if (keys === undefined) await firstKeys();
       else tick();
       try {
         return await keys!(header);

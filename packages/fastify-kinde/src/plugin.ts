@@ -13,6 +13,7 @@ import {
 } from './guards.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
+import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
 import { enforceRouteOption } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
@@ -75,12 +76,28 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = createOidcClient(config);
   const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
-  const sessions = createSessionManager({ config, store, signer, oidc, verifier });
+  const refresher = createRefresher({ oidc, verifier });
+  const sessions = createSessionManager({
+    config,
+    store,
+    signer,
+    refresher,
+    fetchProfile: (accessToken) => oidc.userProfile(accessToken),
+  });
 
   if (config.ephemeralSecret) {
     app.log.warn(
       'fastify-kinde: SESSION_SECRET is not set, so a random one is used for this process: sessions will ' +
         'not survive a restart, nor work across instances. Set SESSION_SECRET to 32 or more random characters',
+    );
+  }
+
+  if (config.production && config.audience.length === 0) {
+    // Not an error: Kinde's default tokens name no API. But a production API that takes bearer
+    // tokens should name itself, or it accepts only this app's own tokens (README "Bearer tokens").
+    app.log.warn(
+      'fastify-kinde: KINDE_AUDIENCE is not set, so a bearer token is accepted only when this app itself (azp) ' +
+        'got it for no API (aud: []); set KINDE_AUDIENCE to the audience of your API to accept tokens for it',
     );
   }
 

@@ -17,6 +17,14 @@ import type { TokenVerifier } from './tokens.js';
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const NO_CLAIMS: Claims = Object.freeze({});
+const SESSION_PROVIDER_DOWN =
+  'The identity provider is unavailable, so the session could not be renewed; try again shortly';
+const KEYS_UNAVAILABLE =
+  "The identity provider's signing keys could not be fetched, so the token could not be checked; try again shortly";
+
+function isProviderDown(error: unknown): boolean {
+  return error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
+}
 
 /**
  * Runs `compute`, then `ok` or `fail`, then `done`: synchronously when `compute` answers
@@ -79,9 +87,24 @@ function userFromAccess(claims: Claims): KindeUser {
   };
 }
 
+/** True for a token of the client-credentials grant: Kinde sends `gty` as `["client_credentials"]`, others as a string. */
+function isMachineToken(claims: Claims): boolean {
+  const gty = claims.gty;
+  return Array.isArray(gty) ? gty.includes('client_credentials') : gty === 'client_credentials';
+}
+
+/** Why a token that verified still names nobody, or undefined: a user needs a non-empty string `sub`. */
+function callerProblem(claims: Claims): string | undefined {
+  if (isMachineToken(claims)) return undefined;
+  const sub = claims.sub;
+  return typeof sub === 'string' && sub.trim() !== '' ? undefined : 'the token names no user (sub)';
+}
+
 /** The context of a bearer caller: a machine when the token came from the client-credentials grant. */
 function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeContext {
-  const machine = Array.isArray(claims.gty) && claims.gty.includes('client_credentials');
+  const problem = callerProblem(claims);
+  if (problem !== undefined) return refusedContext(problem);
+  const machine = isMachineToken(claims);
   let profile: Promise<KindeUserProfile> | undefined;
   return callerContext({
     kind: machine ? 'machine' : 'user',
@@ -149,14 +172,18 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
   };
 
   const sessionFailed = (request: FastifyRequest, error: unknown) => {
-    const providerDown = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
-    request.log.warn(
+    const providerDown = isProviderDown(error);
+    // While refreshes back off, requests are refused without asking the provider: one warning per
+    // try is enough, not one per request.
+    const asked = !providerDown || (error as KindeAuthError).details.notAsked === undefined;
+    request.log[asked ? 'warn' : 'debug'](
       { code: (error as { code?: string }).code },
       providerDown
         ? 'fastify-kinde: the session could not be refreshed, the provider is unreachable'
         : 'fastify-kinde: the session store failed',
     );
-    request.kinde = providerDown ? anonymousContext() : unavailableContext();
+    // An outage, not a logout: 503, so that a client keeps its session and tries again.
+    request.kinde = providerDown ? unavailableContext(SESSION_PROVIDER_DOWN) : unavailableContext();
   };
 
   const bearerToken = (request: FastifyRequest): string | undefined => {
@@ -175,6 +202,12 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
   };
 
   const bearerFailed = (request: FastifyRequest, error: unknown) => {
+    // No key could be fetched to check the token: an outage, not a bad token (a 401 would make the
+    // client throw a good token away).
+    if (isProviderDown(error)) {
+      request.kinde = unavailableContext(KEYS_UNAVAILABLE);
+      return;
+    }
     const reason =
       error instanceof KindeAuthError ? (error.details.reason ?? error.message) : 'the token is invalid';
     request.kinde = refusedContext(reason);

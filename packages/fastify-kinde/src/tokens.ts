@@ -8,7 +8,11 @@ import type { MaybePromise } from './session/store.js';
 
 /** Verifies Kinde access tokens locally against the issuer's JWKS. */
 export interface TokenVerifier {
-  /** Verifies a token (signature, RS256, issuer, audience, exp/nbf); throws `ERR_TOKEN_INVALID`. */
+  /**
+   * Verifies an access token (signature, RS256, issuer, exp/nbf, audience, and that it is an access
+   * token at all: see {@link accessTokenProblem}); throws `ERR_TOKEN_INVALID`, or
+   * `ERR_PROVIDER_UNAVAILABLE` when no signing key could be fetched.
+   */
   verify(token: string): Promise<Claims>;
   /** The same, answered from a bounded cache of verified tokens while they are unexpired. */
   verifyCached(token: string): MaybePromise<Claims>;
@@ -50,9 +54,48 @@ function describe(error: unknown): string {
   return 'the token is invalid';
 }
 
+/** Claims only an OIDC ID token carries (OIDC Core 3.1.3.6, 3.3.2.11, 2); Kinde's access tokens have none. */
+const ID_TOKEN_CLAIMS = ['at_hash', 'c_hash', 'nonce', 'auth_time'] as const;
+
+function audiences(claims: Claims): string[] {
+  const aud = claims.aud;
+  if (aud === undefined) return [];
+  return Array.isArray(aud) ? aud.map(String) : [String(aud)];
+}
+
+/**
+ * Why verified claims are not an access token meant for this app, or undefined when they are.
+ * An ID token proves a login to its client; it never authorises API calls. With an audience
+ * configured, jose has already required one of it in `aud`. Without one, only tokens that name no
+ * API (`aud: []`, Kinde's default) and were issued to this very client (`azp`), or to one listed in
+ * `bearer.clients`, are this app's.
+ */
+export function accessTokenProblem(
+  claims: Claims,
+  config: Pick<KindeConfig, 'audience' | 'clientId'> & { bearer: Pick<KindeConfig['bearer'], 'clients'> },
+): string | undefined {
+  if (ID_TOKEN_CLAIMS.some((name) => claims[name] !== undefined)) {
+    return 'an ID token is not a bearer credential; send an access token';
+  }
+  const aud = audiences(claims);
+  if (aud.includes(config.clientId) && !config.audience.includes(config.clientId)) {
+    return 'an ID token is not a bearer credential; send an access token';
+  }
+  if (config.audience.length > 0) return undefined;
+  if (aud.length > 0) {
+    return 'the token is meant for another API (aud); this app accepts one only when KINDE_AUDIENCE names it';
+  }
+  const azp = claims.azp;
+  if (azp === config.clientId || (typeof azp === 'string' && config.bearer.clients.includes(azp))) {
+    return undefined;
+  }
+  return 'the token was issued to another application (azp)';
+}
+
 /**
  * RS256 only, exact issuer, the configured audience when there is one, a few seconds of clock
- * tolerance. Keys come from a JWKS cache that keeps serving while the provider is down.
+ * tolerance, access tokens only ({@link accessTokenProblem}). Keys come from a JWKS cache that keeps
+ * serving while the provider is down.
  */
 export function createTokenVerifier(
   config: KindeConfig,
@@ -77,6 +120,12 @@ export function createTokenVerifier(
   async function verify(token: string): Promise<Claims> {
     try {
       const { payload } = await jwtVerify(token, (header) => jwks.getKey(header), verifyOptions);
+      const problem = accessTokenProblem(payload, config);
+      if (problem !== undefined) {
+        throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${problem}`, {
+          reason: problem,
+        });
+      }
       return payload;
     } catch (error) {
       if (error instanceof KindeAuthError) throw error;

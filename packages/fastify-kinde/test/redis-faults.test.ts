@@ -187,6 +187,7 @@ describe('the identity provider down', () => {
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200, 'served with the unexpired token');
     assert.equal(tokenCalls(), calls + 1, 'a refresh was tried');
     rig.emulator.control.clearFailures();
+    await sleep(1_300); // the session waits 1 s (±20%) after a failed try before the next one
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
     assert.equal(refreshes(), granted + 1, 'and tried again once the provider is back');
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);

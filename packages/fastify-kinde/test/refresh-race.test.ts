@@ -9,6 +9,7 @@ import {
   redisSessionStore,
 } from '../src/index.js';
 import type { OidcClient, ProviderTokens } from '../src/oidc.js';
+import { createRefresher } from '../src/refresh.js';
 import { createSessionManager } from '../src/session/manager.js';
 import type { SessionRecord } from '../src/session/record.js';
 import { createCookieSigner } from '../src/session/signer.js';
@@ -53,7 +54,9 @@ function manager(store: SessionStore, refresh: (token: string) => Promise<Provid
   const verifier: TokenVerifier = {
     verify: async () => ({ sub: 'kp_1', exp: Math.floor(Date.now() / 1000) + 3600 }),
   } as unknown as TokenVerifier;
-  return { sessions: createSessionManager({ config, store, signer, oidc, verifier }), calls };
+  const refresher = createRefresher({ oidc, verifier });
+  const fetchProfile = () => Promise.reject(new Error('not used'));
+  return { sessions: createSessionManager({ config, store, signer, refresher, fetchProfile }), calls };
 }
 
 describe('refresh races', () => {
@@ -71,6 +74,19 @@ describe('refresh races', () => {
     assert.deepEqual(calls, ['rt0']);
     assert.equal(loaded?.record.refreshToken, 'rt1', 'the winner’s tokens are used');
     assert.ok(store.get('sess:s1'), 'the loser did not end the session');
+  });
+
+  test('without leases, a refused refresh waits a moment for the winner’s result before ending the session', async () => {
+    const store = memorySessionStore();
+    store.set('sess:s6', record('rt0', 1_000), 60_000);
+    const { sessions, calls } = manager(store, async () => {
+      // Another process rotated the token first; its result is stored a moment after our refusal.
+      setTimeout(() => store.set('sess:s6', record('rt1', 3_600_000), 60_000), 300);
+      throw new KindeAuthError('ERR_CODE_EXCHANGE', 'invalid_grant');
+    });
+    const loaded = await sessions.load(signer.sign('s6'));
+    assert.deepEqual(calls, ['rt0']);
+    assert.equal(loaded?.record.refreshToken, 'rt1', 'the winner’s tokens are used');
   });
 
   test('a refresh that is refused outright ends the session', async () => {

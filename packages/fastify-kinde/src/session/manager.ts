@@ -1,8 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { KindeConfig } from '../config.js';
 import { KindeAuthError } from '../errors.js';
-import type { OidcClient, ProviderTokens } from '../oidc.js';
-import type { TokenVerifier } from '../tokens.js';
 import {
   type Claims,
   type KindeUserProfile,
@@ -21,48 +19,54 @@ export interface LoadedSession {
   rotated: boolean;
 }
 
-/** Refresh the access token this long before it expires, so a handler never holds a dying token. */
-const REFRESH_SKEW_MS = 5_000;
-const SESSION_PREFIX = 'sess:';
-/** How long one instance may hold a session's refresh lease: longer than a provider round trip takes. */
-const REFRESH_LEASE_MS = 15_000;
-/** How long past the lease a waiting instance keeps waiting (to take over a lease whose holder died). */
-const REFRESH_WAIT_SLACK_MS = 2_000;
-/** How often an instance waiting for another one's refresh reads the store. */
-const REFRESH_POLL_MS = 20;
+/** Tokens a new session starts from (the provider's answer to a code exchange). */
+export interface SessionTokens {
+  accessToken: string;
+  idToken: string | undefined;
+  refreshToken: string | undefined;
+  expiresIn: number | undefined;
+  /** Verified ID-token claims. */
+  idClaims: Record<string, unknown> | undefined;
+}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The same tokens: nobody refreshed in between. */
-function sameTokens(a: SessionRecord, b: SessionRecord): boolean {
-  return (
-    a.accessToken === b.accessToken &&
-    a.refreshToken === b.refreshToken &&
-    a.accessExpiresAt === b.accessExpiresAt
-  );
+/** What a refresher may do to one session's stored record. */
+export interface SessionAccess {
+  /** The stored record (the shared value, never a local copy, while a lease is held). */
+  read(id: string): Promise<SessionRecord | undefined>;
+  /** Stores `next` only while the session still exists; false when it is gone (a logout won). */
+  save(id: string, next: SessionRecord): Promise<boolean>;
+  /** Ends the session. */
+  end(id: string): Promise<void>;
+  /** A lease on the session across processes, when the store offers leases. */
+  lock?(id: string, ttlMs: number): MaybePromise<string | undefined>;
+  /** Gives the lease back. */
+  unlock?(id: string, token: string): MaybePromise<void>;
 }
 
 /**
- * Refresh an expired token always; one about to expire unless it was refreshed moments ago (Kinde
- * answers a refresh with the same access token while it is unexpired, and asking again on every
- * request of its last seconds would only load the provider).
+ * Renews a session's tokens: when, how often, and by whom (see `src/refresh.ts`). The session
+ * manager only stores; it knows no provider.
  */
-function needsRefresh(record: SessionRecord, now: number): boolean {
-  if (record.accessExpiresAt <= now) return true;
-  if (record.accessExpiresAt - REFRESH_SKEW_MS > now) return false;
-  return record.refreshedAt === undefined || now - record.refreshedAt >= REFRESH_SKEW_MS;
+export interface SessionRefresher {
+  /** True when the record's access token must be renewed before it is served. */
+  due(record: SessionRecord, now: number): boolean;
+  /**
+   * The record to serve after renewing (possibly another instance's result), or undefined when the
+   * session ended. Rejects with `ERR_PROVIDER_UNAVAILABLE` when the provider cannot be asked now.
+   */
+  refresh(id: string, record: SessionRecord, access: SessionAccess): Promise<SessionRecord | undefined>;
 }
 
 /**
- * Session lifecycle: read (with rolling idle timeout and single-flight refresh, in process and, with a
- * store that offers leases, across processes), create, destroy.
+ * Session lifecycle: read (with rolling idle timeout, and the access token renewed by the
+ * refresher), create, destroy.
  */
 export interface SessionManager {
   readonly cookieName: string;
   /** Reads the session named by a signed cookie value; undefined when absent, forged, expired or ended. */
   load(signedCookie: string): MaybePromise<LoadedSession | undefined>;
   /** Stores a new session under a new random id and sets its cookie. */
-  create(reply: FastifyReply, tokens: ProviderTokens, accessClaims: Claims): Promise<string>;
+  create(reply: FastifyReply, tokens: SessionTokens, accessClaims: Claims): Promise<string>;
   /** Deletes the session from the store. */
   destroy(id: string): MaybePromise<boolean>;
   /** The user profile of a session, fetched from the provider once and kept in the session. */
@@ -77,20 +81,29 @@ interface Deps {
   config: KindeConfig;
   store: SessionStore;
   signer: CookieSigner;
-  oidc: OidcClient;
-  verifier: TokenVerifier;
+  refresher: SessionRefresher;
+  /** The provider's user profile for an access token. */
+  fetchProfile(accessToken: string): Promise<KindeUserProfile>;
 }
 
-function expiresAtMs(claims: Claims, expiresIn: number | undefined): number {
+const SESSION_PREFIX = 'sess:';
+
+/** Milliseconds since the epoch at which a token with these claims expires. */
+export function expiresAtMs(claims: Claims, expiresIn: number | undefined): number {
   if (typeof claims.exp === 'number') return claims.exp * 1000;
   return Date.now() + (expiresIn ?? 0) * 1000;
 }
 
 /** Builds the session manager. One per plugin instance. */
-export function createSessionManager({ config, store, signer, oidc, verifier }: Deps): SessionManager {
+export function createSessionManager({
+  config,
+  store,
+  signer,
+  refresher,
+  fetchProfile,
+}: Deps): SessionManager {
   const cookieName = config.secureCookies ? '__Host-kinde_session' : 'kinde_session';
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
-  const refreshing = new Map<string, Promise<SessionRecord | undefined>>();
 
   const ttlFor = (record: SessionRecord) =>
     Math.min(config.idleTimeoutMs, record.createdAt + config.absoluteTimeoutMs - Date.now());
@@ -106,88 +119,32 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     return true;
   }
 
-  /** Trades `record`'s refresh token for new tokens and stores them. */
-  async function refreshWith(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
-    if (record.refreshToken === null) {
+  const lock = store.lock;
+  const unlock = store.unlock;
+  const access: SessionAccess = {
+    read: current,
+    save,
+    async end(id) {
       await store.delete(SESSION_PREFIX + id);
-      return undefined;
-    }
-    let tokens: ProviderTokens;
-    let accessClaims: Claims;
-    try {
-      tokens = await oidc.refresh(record.refreshToken);
-      accessClaims = await verifier.verify(tokens.accessToken);
-      if (accessClaims.sub !== record.accessClaims.sub) {
-        throw new KindeAuthError('ERR_TOKEN_INVALID', 'The refreshed token names another subject');
-      }
-    } catch (error) {
-      // The provider being unreachable is not the user's fault: keep the session for a later try.
-      if (error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE') throw error;
-      // Refused. When someone else refreshed meanwhile, their result stands: a loser never ends a session.
-      const latest = await current(id);
-      if (latest !== undefined && !sameTokens(latest, record)) return latest;
-      await store.delete(SESSION_PREFIX + id);
-      return undefined;
-    }
-    const idClaims = tokens.idClaims ?? record.idClaims;
-    const next: SessionRecord = {
-      ...record,
-      user: userFromClaims(idClaims),
-      accessToken: tokens.accessToken,
-      accessClaims,
-      accessExpiresAt: expiresAtMs(accessClaims, tokens.expiresIn),
-      idToken: tokens.idToken ?? record.idToken,
-      idClaims,
-      // A response without a new refresh token keeps the old one.
-      refreshToken: tokens.refreshToken ?? record.refreshToken,
-      refreshedAt: Date.now(),
-    };
-    return (await save(id, next)) ? next : undefined;
-  }
+    },
+    ...(lock !== undefined && {
+      lock: (id: string, ttlMs: number) => lock.call(store, SESSION_PREFIX + id, ttlMs),
+    }),
+    ...(unlock !== undefined && {
+      unlock: (id: string, token: string) => unlock.call(store, SESSION_PREFIX + id, token),
+    }),
+  };
 
-  /**
-   * One refresh across every process sharing the store, when it offers leases: the holder asks the
-   * provider; the others poll the store for its result. Without leases, the in-process flight suffices.
-   */
-  async function refresh(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
-    if (store.lock === undefined) return refreshWith(id, record);
-    const key = SESSION_PREFIX + id;
-    const deadline = Date.now() + REFRESH_LEASE_MS + REFRESH_WAIT_SLACK_MS;
-    for (;;) {
-      const token = await store.lock(key, REFRESH_LEASE_MS);
-      if (token !== undefined) {
-        try {
-          // Read under the lease: a holder before us may have refreshed already.
-          const latest = await current(id);
-          if (latest === undefined || !sameTokens(latest, record)) return latest;
-          return await refreshWith(id, latest);
-        } finally {
-          try {
-            await store.unlock?.(key, token);
-          } catch {
-            // The lease expires by itself.
-          }
-        }
-      }
-      if (Date.now() > deadline) {
-        throw new KindeAuthError(
-          'ERR_PROVIDER_UNAVAILABLE',
-          'Another instance is refreshing this session and has not finished',
-        );
-      }
-      await sleep(REFRESH_POLL_MS);
-      const latest = await current(id);
-      if (latest === undefined || !sameTokens(latest, record)) return latest;
-    }
-  }
-
-  function refreshOnce(id: string, record: SessionRecord): Promise<SessionRecord | undefined> {
-    let flight = refreshing.get(id);
-    if (flight === undefined) {
-      flight = refresh(id, record).finally(() => refreshing.delete(id));
-      refreshing.set(id, flight);
-    }
-    return flight;
+  function renew(id: string, record: SessionRecord, rotated: boolean): Promise<LoadedSession | undefined> {
+    return refresher.refresh(id, record, access).then(
+      (fresh) => (fresh ? { id, record: fresh, rotated } : undefined),
+      (error: unknown) => {
+        // The provider is down but the token has a few seconds left: serve with it meanwhile.
+        const down = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
+        if (down && record.accessExpiresAt > Date.now()) return { id, record, rotated };
+        throw error;
+      },
+    );
   }
 
   function admit(
@@ -201,17 +158,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
       return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
-    if (needsRefresh(record, now)) {
-      return refreshOnce(id, record).then(
-        (fresh) => (fresh ? { id, record: fresh, rotated } : undefined),
-        (error: unknown) => {
-          // The provider is down but the token has a few seconds left: serve with it meanwhile.
-          const down = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
-          if (down && record.accessExpiresAt > Date.now()) return { id, record, rotated };
-          throw error;
-        },
-      );
-    }
+    if (refresher.due(record, now)) return renew(id, record, rotated);
     const loaded: LoadedSession = { id, record, rotated };
     if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {
       return andThen(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
@@ -257,7 +204,7 @@ export function createSessionManager({ config, store, signer, oidc, verifier }: 
     },
     async profile(id, record) {
       if (record.profile) return record.profile;
-      const profile = await oidc.userProfile(record.accessToken);
+      const profile = await fetchProfile(record.accessToken);
       const latest = await current(id);
       if (latest) await save(id, { ...latest, profile });
       return profile;
