@@ -11,7 +11,7 @@ export interface PostgresLocalCacheOptions {
    */
   maxAgeMs?: number;
   /**
-   * How often the listening connection is checked with `SELECT 1`, in milliseconds. The cache is
+   * How often the listening connection is checked with a `SELECT`, in milliseconds. The cache is
    * bypassed when no answer came for twice this long (a connection that went silent). Default 500.
    */
   heartbeatMs?: number;
@@ -118,6 +118,8 @@ export function listenCache<T>(pool: Pool, channel: string, options: Required<Po
     }
     if (closed) return held.release(true);
     client = held;
+    // Held for good, so never idle in the pool: its socket must not keep the process alive either.
+    (held as unknown as { connection?: { stream?: { unref?(): void } } }).connection?.stream?.unref?.();
     held.on('error', () => drop(held));
     held.on('end', () => drop(held));
     held.on('notification', onNotification);
@@ -145,7 +147,8 @@ export function listenCache<T>(pool: Pool, channel: string, options: Required<Po
     }
     pinging = true;
     const sentAt = Date.now();
-    held.query('SELECT 1').then(
+    // The channel in the text names this connection in pg_stat_activity (the tests cut it by it).
+    held.query(`SELECT '${channel}' AS listening`).then(
       () => {
         pinging = false;
         if (live && client === held && sentAt > heardAt) heardAt = sentAt;

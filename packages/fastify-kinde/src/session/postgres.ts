@@ -17,7 +17,7 @@ import type { SessionStore, StoreEntry } from './store.js';
  * that apps on another store need no `pg` types.
  */
 export interface PostgresPool {
-  query(...args: never[]): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<{ rows: unknown[]; rowCount: number | null }>;
   connect(): Promise<unknown>;
   end(): Promise<void>;
 }
