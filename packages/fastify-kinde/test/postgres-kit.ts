@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -125,7 +125,30 @@ export class PostgresServer {
     this.process = undefined;
   }
 
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) the server and every backend: connections stay open and
+   * nothing answers, as with a hung host.
+   */
+  freeze(frozen: boolean): void {
+    const pid = this.process?.pid;
+    if (pid === undefined) return;
+    const children = readdirSync('/proc')
+      .filter((name) => /^\d+$/.test(name))
+      .filter((name) => {
+        try {
+          // The fourth field of /proc/<pid>/stat is the parent's pid (after "(comm)").
+          const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    for (const target of [pid, ...children]) process.kill(target, frozen ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   async close(): Promise<void> {
+    this.freeze(false);
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
