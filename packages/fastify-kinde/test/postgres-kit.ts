@@ -108,6 +108,10 @@ export class PostgresServer {
     args.push('-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=40');
     const child = spawn(join(this.bin, 'postgres'), args, { ...this.user, stdio: 'ignore' });
     this.process = child;
+    // Never left running by a test process that ends early (a failed hook, a timeout).
+    const stop = () => child.kill('SIGQUIT');
+    process.once('exit', stop);
+    child.once('exit', () => process.off('exit', stop));
     const deadline = Date.now() + 10_000;
     while (!(await answers(this.url, 500))) {
       if (Date.now() > deadline || child.exitCode !== null) throw new Error('postgres did not start');
@@ -144,7 +148,13 @@ export class PostgresServer {
         }
       })
       .map(Number);
-    for (const target of [pid, ...children]) process.kill(target, frozen ? 'SIGSTOP' : 'SIGCONT');
+    for (const target of [pid, ...children]) {
+      try {
+        process.kill(target, frozen ? 'SIGSTOP' : 'SIGCONT');
+      } catch {
+        // A backend that ended since the listing.
+      }
+    }
   }
 
   async close(): Promise<void> {

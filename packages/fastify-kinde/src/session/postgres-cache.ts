@@ -21,8 +21,6 @@ export interface PostgresLocalCacheOptions {
 export interface PgFlight<T> {
   promise: Promise<StoreEntry<T> | undefined>;
   stale: boolean;
-  /** When the read was sent: a cached entry is as old as the read that fetched it. */
-  sentAt: number;
 }
 
 interface Cached<T> {
@@ -186,6 +184,7 @@ export function listenCache<T>(pool: Pool, channel: string, options: Required<Po
     settled(id: string, flight: PgFlight<T>) {
       if (reading.get(id) === flight) reading.delete(id);
     },
+    /** `fetchedAt`: when the read was sent; an entry is as old as the read that fetched it. */
     remember(id: string, entry: StoreEntry<T>, fetchedAt: number) {
       if (!live) return;
       entries.set(id, { entry, fetchedAt });

@@ -178,12 +178,27 @@ export function postgresSessionStore<T extends object = object>(
   }
 
   let schema: Promise<void> | undefined;
-  /** The tables, created (or checked) once; a failure is retried by the next call. */
+  /**
+   * The tables, created (or checked) once; a failure is retried by the next call. Bounded on its own,
+   * so that a migration stuck on a frozen server (through a pool without timeouts) cannot hold every
+   * later call behind it.
+   */
   function ensureSchema(): Promise<void> {
-    schema ??= (options.migrate === false ? checkTables() : migrate()).catch((error: unknown) => {
-      schema = undefined;
-      throw error;
-    });
+    if (schema === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the tables were not ready in time')), 5 * timeoutMs);
+        timer.unref();
+      });
+      const work = options.migrate === false ? checkTables() : migrate();
+      const current: Promise<void> = Promise.race([work, limit])
+        .finally(() => clearTimeout(timer))
+        .catch((error: unknown) => {
+          if (schema === current) schema = undefined;
+          throw error;
+        });
+      schema = current;
+    }
     return schema;
   }
 
@@ -230,7 +245,6 @@ export function postgresSessionStore<T extends object = object>(
     const flight: PgFlight<T> = {
       promise: undefined as never,
       stale: cache === undefined || !cache.usable(),
-      sentAt,
     };
     flight.promise = query('get', sql.get, [id]).then(
       (result) => {
