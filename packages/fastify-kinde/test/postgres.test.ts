@@ -87,6 +87,13 @@ describe('PostgreSQL session store', () => {
     assert.equal(await store.sweep(), 500);
     assert.equal(await store.sweep(), 0);
     assert.deepEqual((await store.get('live'))?.value, { n: 1 }, 'live rows stay');
+
+    // Instances starting together on a new table take turns migrating (an advisory lock).
+    const fresh = testTable('together');
+    const together = Array.from({ length: 4 }, () => open({ table: fresh }));
+    await Promise.all(together.map((s) => s.ready()));
+    await together[0]!.set('x', { n: 1 }, 60_000);
+    assert.deepEqual((await together[3]!.get('x'))?.value, { n: 1 });
   });
 
   test('migrate: false checks the tables and says which SQL to run; a schema of its own works', {
