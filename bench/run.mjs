@@ -12,6 +12,7 @@ import { measureGrowth } from './lib/growth.mjs';
 import { CONNECTIONS, median, runLoad, waitForQuiet } from './lib/load.mjs';
 import { probe, sessionCookie } from './lib/login.mjs';
 import { mintTokens } from './lib/mint.mjs';
+import { dropTables, postgresAnswers } from './lib/postgres.mjs';
 import { killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
 import { byPackage, topSelfTime } from './lib/profile.mjs';
 import { deletePrefix, redisAnswers } from './lib/redis.mjs';
@@ -38,7 +39,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --wrk           load with wrk (-t1 -c50) when it is installed; rows with a token per
                   request stay on autocannon
 
-rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis bearer-first bearer-repeat items express-kinde`;
+rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
+      kinde-postgres-nocache bearer-first bearer-repeat items express-kinde`;
 
 const { values: opts } = parseArgs({
   options: {
@@ -79,9 +81,12 @@ const plan = opts.quick
     };
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const REDIS_PREFIX = `fastify-kinde-bench:${process.pid}:`;
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
+const PG_TABLE = `fastify_kinde_bench_${process.pid}`;
 
 const scratch = mkdtempSync(join(tmpdir(), 'fastify-kinde-bench-'));
 let redisUsed = false;
+let postgresUsed = false;
 process.on('exit', () => {
   killAll();
   rmSync(scratch, { recursive: true, force: true });
@@ -118,6 +123,16 @@ const SERVERS = {
   'kinde-redis': {
     script: 'servers/kinde.mjs',
     env: { STORE: 'redis', REDIS_URL, REDIS_PREFIX },
+    cookie: /kinde_session$/,
+  },
+  'kinde-postgres': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'postgres', DATABASE_URL, PG_TABLE, PG_CACHE: '1' },
+    cookie: /kinde_session$/,
+  },
+  'kinde-postgres-nocache': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'postgres', DATABASE_URL, PG_TABLE: `${PG_TABLE}_nc`, PG_CACHE: '0' },
     cookie: /kinde_session$/,
   },
   'kinde-bearer': { script: 'servers/kinde.mjs', env: { STORE: 'memory' }, cookie: /kinde_session$/ },
@@ -158,6 +173,20 @@ const ROWS = [
     auth: 'cookie',
   },
   {
+    id: 'kinde-postgres',
+    label: 'fastify-kinde `/`, PostgreSQL sessions + local cache',
+    server: 'kinde-postgres',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'kinde-postgres-nocache',
+    label: 'fastify-kinde `/`, PostgreSQL sessions, no cache',
+    server: 'kinde-postgres-nocache',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
     id: 'bearer-first',
     label: 'fastify-kinde `/`, bearer, first use',
     server: 'kinde-bearer',
@@ -193,11 +222,16 @@ async function availability() {
   const only = opts.only ? new Set(['fastify', ...opts.only.split(',')]) : null;
   const redisStore = 'redisSessionStore' in api;
   const redisUp = redisStore && (await redisAnswers(REDIS_URL));
+  const postgresStore = 'postgresSessionStore' in api;
+  const postgresUp = postgresStore && (await postgresAnswers(DATABASE_URL));
   for (const row of ROWS) {
     if (only && !only.has(row.id)) row.status = 'skipped';
     else if (row.id === 'kinde-sqlite' && !('sqliteSessionStore' in api)) row.status = 'n/a (not built yet)';
     else if (row.id === 'kinde-redis' && !redisStore) row.status = 'n/a (not built yet)';
     else if (row.id === 'kinde-redis' && !redisUp) row.status = `n/a (no Redis at ${REDIS_URL})`;
+    else if (row.id.startsWith('kinde-postgres') && !postgresStore) row.status = 'n/a (not built yet)';
+    else if (row.id.startsWith('kinde-postgres') && !postgresUp)
+      row.status = `n/a (no PostgreSQL at ${new URL(DATABASE_URL).host})`;
   }
   return { sqlite: 'sqliteSessionStore' in api };
 }
@@ -216,6 +250,7 @@ async function startRowServers(emulator, profileDir) {
     const spec = /** @type {ServerSpec} */ (SERVERS[name]);
     try {
       if (name === 'kinde-redis') redisUsed = true;
+      if (name.startsWith('kinde-postgres')) postgresUsed = true;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
       const server = await startServer(join(HERE, spec.script), {
         nodeArgs,
@@ -560,6 +595,7 @@ async function main() {
     : await growthPhase(emulator, features.sqlite, [emulatorServer.pid]);
   await emulatorServer.stop();
   if (redisUsed) await deletePrefix(REDIS_URL, REDIS_PREFIX);
+  if (postgresUsed) for (const table of [PG_TABLE, `${PG_TABLE}_nc`]) await dropTables(DATABASE_URL, table);
 
   const targets = judge({ rows, growth, startup, verifyUs });
   const date = new Date().toISOString();

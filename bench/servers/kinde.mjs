@@ -1,8 +1,9 @@
 // fastify-kinde rows: the compiled items API (examples/items-api) with a chosen session store, plus
 // three bench-only routes under /_bench that the runner uses to set up the load, never during it.
 //
-// env: PORT, ISSUER_URL, CLIENT_ID, CLIENT_SECRET, STORE=memory|sqlite|redis,
-//      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, MAX_ENTRIES (memory store bound)
+// env: PORT, ISSUER_URL, CLIENT_ID, CLIENT_SECRET, STORE=memory|sqlite|redis|postgres,
+//      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, MAX_ENTRIES (memory store bound),
+//      DATABASE_URL, PG_TABLE, PG_CACHE=1|0 (the PostgreSQL store's local cache)
 import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as kinde from 'fastify-kinde';
@@ -30,6 +31,15 @@ async function makeStore() {
       } catch {
         return api.redisSessionStore({ ...options, localCache: {} });
       }
+    }
+    case 'postgres': {
+      const store = api.postgresSessionStore({
+        connectionString: process.env.DATABASE_URL,
+        table: process.env.PG_TABLE,
+        localCache: process.env.PG_CACHE !== '0',
+      });
+      await /** @type {{ ready(): Promise<void> }} */ (/** @type {unknown} */ (store)).ready();
+      return store;
     }
     default:
       throw new Error(`unknown STORE ${storeName}`);

@@ -49,9 +49,10 @@ export interface KindeOptions {
    * Where sessions live: a store, or `SESSION_STORE` (`sqlite`, the default, in `SESSION_SQLITE_PATH`
    * or `.data/sessions.db`; `memory`; `redis`, at `REDIS_URL`, keys prefixed by `REDIS_KEY_PREFIX`
    * (default `kinde:`), a local read cache of `REDIS_LOCAL_CACHE` entries (default 0: off), each
-   * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000)).
+   * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000); `postgres`,
+   * at `DATABASE_URL`, in the table `kinde_sessions`).
    */
-  sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis';
+  sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis' | 'postgres';
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
   idleTimeout?: number;
   /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
@@ -103,7 +104,8 @@ export interface KindeConfig {
 export type BuiltInStore =
   | { kind: 'sqlite'; path: string }
   | { kind: 'memory' }
-  | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number; localCacheMaxAgeMs: number };
+  | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number; localCacheMaxAgeMs: number }
+  | { kind: 'postgres'; connectionString: string };
 
 const DEFAULT_ROUTES: KindeRoutePaths = {
   login: '/api/auth/login',
@@ -206,6 +208,23 @@ function redisStore(env: Record<string, string | undefined>): BuiltInStore {
   return { kind: 'redis', url, prefix, localCacheEntries: entries, localCacheMaxAgeMs: maxAgeMs };
 }
 
+function postgresStore(env: Record<string, string | undefined>): BuiltInStore {
+  const url = env.DATABASE_URL;
+  if (!url)
+    fail(
+      'DATABASE_URL is required when SESSION_STORE=postgres, e.g. postgres://user:password@db.internal:5432/app',
+    );
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    fail('DATABASE_URL must be a URL such as postgres://user:password@db.internal:5432/app');
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:')
+    fail(`DATABASE_URL must start with postgres:// or postgresql://; got "${protocol}"`);
+  return { kind: 'postgres', connectionString: url };
+}
+
 function resolveStore(
   option: KindeOptions['sessionStore'],
   env: Record<string, string | undefined>,
@@ -215,8 +234,9 @@ function resolveStore(
   if (kind === 'memory') return { kind };
   if (kind === 'sqlite') return { kind, path: env.SESSION_SQLITE_PATH || '.data/sessions.db' };
   if (kind === 'redis') return redisStore(env);
+  if (kind === 'postgres') return postgresStore(env);
   fail(
-    `SESSION_STORE (option "sessionStore") must be "sqlite", "memory" or "redis" (or a store object); got "${kind}"`,
+    `SESSION_STORE (option "sessionStore") must be "sqlite", "memory" or "redis" (or "postgres", or a store object); got "${kind}"`,
   );
 }
 

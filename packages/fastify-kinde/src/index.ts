@@ -18,6 +18,15 @@ export {
 } from './guards.js';
 export type { KindeInstance } from './plugin.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
+export {
+  type PostgresLocalCacheOptions,
+  type PostgresPool,
+  type PostgresSessionStore,
+  type PostgresSessionStoreOptions,
+  type PostgresTableOptions,
+  postgresSessionStore,
+} from './session/postgres.js';
+export { postgresSessionSchema } from './session/postgres-sql.js';
 export type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
 export {
   type RedisLocalCacheOptions,

@@ -19,6 +19,7 @@ import { enforceRouteOption } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
+import { postgresSessionStore } from './session/postgres.js';
 import { redisSessionStore } from './session/redis.js';
 import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
@@ -64,6 +65,7 @@ function makeStore(kind: BuiltInStore): SessionStore {
       localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries, maxAgeMs: localCacheMaxAgeMs },
     });
   }
+  if (kind.kind === 'postgres') return postgresSessionStore({ connectionString: kind.connectionString });
   return kind.kind === 'memory' ? memorySessionStore() : sqliteSessionStore({ path: kind.path });
 }
 

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { freePort, HttpClient, login } from 'test-kit';
+import { type PostgresSessionStore, postgresSessionStore } from '../src/index.js';
+import { PostgresServer, postgresServerMissing } from './postgres-kit.js';
+import { type Rig, startRig } from './setup.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const UNAVAILABLE = '{"detail":"Session store unavailable"}';
+const QUERY_TIMEOUT_MS = 300;
+const HEARTBEAT_MS = 100;
+
+interface Result {
+  status: number;
+  body: string;
+  /** When the request was sent and how long it took, in milliseconds from the start of the load. */
+  at: number;
+  ms: number;
+}
+
+/** A bounded load: `workers` loops of GET / with the session cookie, until stopped or 20,000 requests. */
+function load(url: string, cookie: string, workers = 4) {
+  const results: Result[] = [];
+  const started = performance.now();
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped && results.length < 20_000) {
+      const at = performance.now() - started;
+      const response = await fetch(url, { headers: { cookie } });
+      const body = await response.text();
+      results.push({ status: response.status, body, at, ms: performance.now() - started - at });
+      await sleep(2);
+    }
+  };
+  const running = Promise.all(Array.from({ length: workers }, loop));
+  return {
+    results,
+    now: () => performance.now() - started,
+    /** Waits until a request sent after `since` succeeded; answers when it was sent. */
+    async recovered(since: number, boundMs: number): Promise<number> {
+      const deadline = performance.now() + boundMs;
+      for (;;) {
+        const ok = results.find((r) => r.at > since && r.status === 200);
+        if (ok) return ok.at;
+        if (performance.now() > deadline) throw new Error(`no recovery within ${boundMs} ms`);
+        await sleep(10);
+      }
+    },
+    async stop() {
+      stopped = true;
+      await running;
+    },
+  };
+}
+
+const skip = postgresServerMissing();
+
+describe('PostgreSQL faults (a private server, stopped and restarted)', () => {
+  let server: PostgresServer;
+  const rigs: Rig[] = [];
+  const stores: PostgresSessionStore[] = [];
+
+  before(async () => {
+    if (skip) return;
+    server = new PostgresServer(await freePort());
+    server.init();
+    await server.start();
+  });
+  after(async () => {
+    for (const rig of rigs.reverse()) await rig.close();
+    await Promise.all(stores.map((store) => store.close()));
+    await server?.close();
+  });
+
+  async function app(sharedEmulator?: Rig['emulator']) {
+    const store = postgresSessionStore({
+      connectionString: server.url,
+      queryTimeoutMs: QUERY_TIMEOUT_MS,
+      localCache: { heartbeatMs: HEARTBEAT_MS },
+      maxConnections: 4,
+    });
+    stores.push(store);
+    const rig = await startRig({ sharedEmulator, kinde: { sessionStore: store } });
+    rigs.push(rig);
+    await store.ready();
+    return rig;
+  }
+
+  test('database stopped under load: 503 at once, never a 500 or a 401, and recovery by itself', {
+    skip,
+  }, async (t) => {
+    const a = await app();
+    const b = await app(a.emulator);
+    const client = new HttpClient();
+    await login(client, a.appUrl, 'admin@example.test');
+    const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
+    assert.equal((await fetch(`${b.appUrl}/`, { headers: { cookie } })).status, 200);
+
+    const traffic = load(`${a.appUrl}/`, cookie);
+    await sleep(300);
+    await server.kill();
+    const killedAt = traffic.now();
+    const loginPage = await fetch(`${a.appUrl}/api/auth/login`, { redirect: 'manual' });
+    assert.equal(loginPage.status, 503, 'a login cannot be started without the store');
+    const logout = await fetch(`${b.appUrl}/api/auth/logout`, { redirect: 'manual', headers: { cookie } });
+    assert.equal(logout.status, 503, 'a logout that cannot delete the session says so');
+    assert.equal(logout.headers.getSetCookie().length, 0, 'and keeps the cookie: the session still exists');
+    await sleep(700);
+    const restartingAt = traffic.now();
+    await server.start();
+    const restartedAt = traffic.now();
+    const recoveredAt = await traffic.recovered(restartedAt, 3_000);
+    await sleep(200);
+    await traffic.stop();
+
+    const results = traffic.results;
+    const statuses = [...new Set(results.map((r) => r.status))].sort();
+    assert.deepEqual(statuses, [200, 503], 'only 200 and 503, never a 500 or a 401');
+    for (const r of results.filter((r) => r.status === 503)) assert.equal(r.body, UNAVAILABLE);
+    const slowest = Math.max(...results.filter((r) => r.status === 503).map((r) => r.ms));
+    assert.ok(slowest < QUERY_TIMEOUT_MS + 200, `a 503 took ${slowest.toFixed(0)} ms`);
+    assert.deepEqual(
+      results.slice(-8).map((r) => r.status),
+      Array(8).fill(200),
+      'recovered',
+    );
+    // The listening connection is cut with the server: nothing is served from the cache meanwhile.
+    const down = results.filter((r) => r.at > killedAt + 100 && r.at + r.ms < restartingAt);
+    assert.ok(down.length > 0, 'requests were sent while the database was down');
+    assert.deepEqual(
+      down.filter((r) => r.status !== 503).map((r) => `${r.status} at +${(r.at - killedAt).toFixed(0)} ms`),
+      [],
+      'no session is served while the database is down',
+    );
+    t.diagnostic(
+      `${results.length} requests; slowest 503 ${slowest.toFixed(0)} ms; ` +
+        `first 200 ${(recoveredAt - restartedAt).toFixed(0)} ms after PostgreSQL was back`,
+    );
+
+    // Both caches listen again: a logout on B is refused by A within 100 ms (the session ends here).
+    await Promise.all(stores.map((store) => store.ready()));
+    const started = performance.now();
+    await waitFor(2_000, () => stores.every((store) => store.cache?.usable === true));
+    assert.equal((await fetch(`${a.appUrl}/`, { headers: { cookie } })).status, 200);
+    const out = await fetch(`${b.appUrl}/api/auth/logout`, { redirect: 'manual', headers: { cookie } });
+    assert.equal(out.status, 302);
+    const loggedOutAt = performance.now();
+    await waitFor(100, async () => (await fetch(`${a.appUrl}/`, { headers: { cookie } })).status === 401);
+    t.diagnostic(
+      `caches listening again ${(loggedOutAt - started).toFixed(0)} ms later; logout seen by A within ${(performance.now() - loggedOutAt).toFixed(0)} ms`,
+    );
+  });
+
+  test('a frozen database (SIGSTOP) answers 503 within the query timeout, and recovers when thawed', {
+    skip,
+  }, async (t) => {
+    const a = rigs[0] ?? (await app());
+    const client = new HttpClient();
+    await login(client, a.appUrl, 'admin@example.test');
+    const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
+    const traffic = load(`${a.appUrl}/`, cookie);
+    await sleep(300);
+    server.freeze(true);
+    const frozenAt = traffic.now();
+    await sleep(1_000);
+    server.freeze(false);
+    const thawedAt = traffic.now();
+    const recoveredAt = await traffic.recovered(thawedAt, 3_000);
+    await sleep(200);
+    await traffic.stop();
+    const results = traffic.results;
+    assert.deepEqual([...new Set(results.map((r) => r.status))].sort(), [200, 503], 'only 200 and 503');
+    const slowest = Math.max(...results.filter((r) => r.status === 503).map((r) => r.ms));
+    assert.ok(slowest < QUERY_TIMEOUT_MS + 250, `a 503 took ${slowest.toFixed(0)} ms`);
+    // The cache may answer until its heartbeat has gone unanswered for 2 × HEARTBEAT_MS; not after.
+    const late = results.filter((r) => r.at > frozenAt + 2 * HEARTBEAT_MS + 50 && r.at + r.ms < thawedAt);
+    assert.ok(late.length > 0 && late.every((r) => r.status === 503), 'the cache stops answering');
+    assert.deepEqual(
+      results.slice(-8).map((r) => r.status),
+      Array(8).fill(200),
+      'recovered',
+    );
+    t.diagnostic(
+      `${results.length} requests; slowest 503 ${slowest.toFixed(0)} ms; ` +
+        `first 200 ${(recoveredAt - thawedAt).toFixed(0)} ms after the thaw`,
+    );
+  });
+});
+
+async function waitFor(boundMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + boundMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`not within ${boundMs} ms`);
+    await sleep(5);
+  }
+}
