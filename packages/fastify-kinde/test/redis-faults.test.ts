@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort, HttpClient, login } from 'test-kit';
 import { type RedisSessionStore, redisSessionStore } from '../src/index.js';
+import { load, type Result } from './load-kit.js';
 import { RedisServer, redisServerMissing, testPrefix } from './redis-kit.js';
 import { type Rig, startRig } from './setup.js';
 
@@ -9,49 +10,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const UNAVAILABLE = '{"detail":"Session store unavailable"}';
 const COMMAND_TIMEOUT_MS = 300;
 const HEARTBEAT_MS = 100;
-
-interface Result {
-  status: number;
-  body: string;
-  /** When the request was sent and how long it took, in milliseconds from the start of the load. */
-  at: number;
-  ms: number;
-}
-
-/** A bounded load: `workers` loops of GET / with the session cookie, until stopped or 20,000 requests. */
-function load(url: string, cookie: string, workers = 6) {
-  const results: Result[] = [];
-  const started = performance.now();
-  let stopped = false;
-  const loop = async () => {
-    while (!stopped && results.length < 20_000) {
-      const at = performance.now() - started;
-      const response = await fetch(url, { headers: { cookie } });
-      const body = await response.text();
-      results.push({ status: response.status, body, at, ms: performance.now() - started - at });
-      await sleep(2);
-    }
-  };
-  const running = Promise.all(Array.from({ length: workers }, loop));
-  return {
-    results,
-    now: () => performance.now() - started,
-    /** Waits until a request sent after `since` succeeded; answers when it was sent. */
-    async recovered(since: number, boundMs: number): Promise<number> {
-      const deadline = performance.now() + boundMs;
-      for (;;) {
-        const ok = results.find((r) => r.at > since && r.status === 200);
-        if (ok) return ok.at;
-        if (performance.now() > deadline) throw new Error(`no recovery within ${boundMs} ms`);
-        await sleep(10);
-      }
-    },
-    async stop() {
-      stopped = true;
-      await running;
-    },
-  };
-}
 
 const skip = redisServerMissing();
 
@@ -101,7 +59,7 @@ describe('Redis faults', () => {
   test('Redis killed and restarted under load: 503 at once, never a 500, recovery by itself', {
     skip,
   }, async (t) => {
-    const traffic = load(`${rig.appUrl}/`, cookie);
+    const traffic = load(`${rig.appUrl}/`, cookie, 6);
     await sleep(300);
     await server.kill();
     const killedAt = traffic.now();
@@ -136,7 +94,7 @@ describe('Redis faults', () => {
   test('a frozen Redis (SIGSTOP) answers 503 within the command timeout, and recovers when thawed', {
     skip,
   }, async (t) => {
-    const traffic = load(`${rig.appUrl}/`, cookie);
+    const traffic = load(`${rig.appUrl}/`, cookie, 6);
     await sleep(300);
     server.freeze(true);
     const frozenAt = traffic.now();

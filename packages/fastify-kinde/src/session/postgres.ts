@@ -1,13 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Pool, QueryResult } from 'pg';
 import { KindeAuthError } from '../errors.js';
-import {
-  listenCache,
-  type PgFlight,
-  type PostgresLocalCacheOptions,
-  pgCacheSettings,
-  positiveInteger,
-} from './postgres-cache.js';
+import { localCacheSettings, positiveInteger } from './local-cache.js';
+import { listenCache, type PostgresLocalCacheOptions } from './postgres-cache.js';
 import { type PostgresTableOptions, postgresSql } from './postgres-sql.js';
 import { randomId } from './record.js';
 import type { SessionStore, StoreEntry } from './store.js';
@@ -149,7 +144,7 @@ export function postgresSessionStore<T extends object = object>(
   const sweepIntervalMs = positiveInteger(options.sweepIntervalMs ?? 60_000, 'sweepIntervalMs');
   const maxConnections = positiveInteger(options.maxConnections ?? 10, 'maxConnections');
   const cacheOption = options.localCache === true ? {} : options.localCache || undefined;
-  const cacheOptions = cacheOption && pgCacheSettings(cacheOption);
+  const cacheOptions = cacheOption && localCacheSettings(cacheOption);
   if (options.pool === undefined && !options.connectionString) {
     throw new TypeError('postgresSessionStore needs "connectionString" or "pool"');
   }
@@ -240,28 +235,12 @@ export function postgresSessionStore<T extends object = object>(
   const cache = cacheOptions === undefined ? undefined : listenCache<T>(pool, sql.channel, cacheOptions);
   ensureSchema().catch(noop);
 
-  function read(id: string): Promise<StoreEntry<T> | undefined> {
-    const sentAt = Date.now();
-    const flight: PgFlight<T> = {
-      promise: undefined as never,
-      stale: cache === undefined || !cache.usable(),
-    };
-    flight.promise = query('get', sql.get, [id]).then(
-      (result) => {
-        cache?.settled(id, flight);
-        const row = result.rows[0] as { value: T; ttl: number } | undefined;
-        if (row === undefined) return undefined;
-        const entry: StoreEntry<T> = { value: row.value, expiresAt: Date.now() + Math.floor(row.ttl) };
-        if (!flight.stale) cache?.remember(id, entry, sentAt);
-        return entry;
-      },
-      (error: unknown) => {
-        cache?.settled(id, flight);
-        throw error;
-      },
-    );
-    cache?.flying(id, flight);
-    return flight.promise;
+  /** One read from PostgreSQL, bypassing the local cache. */
+  function readShared(id: string): Promise<StoreEntry<T> | undefined> {
+    return query('get', sql.get, [id]).then((result) => {
+      const row = result.rows[0] as { value: T; ttl: number } | undefined;
+      return row && { value: row.value, expiresAt: Date.now() + Math.floor(row.ttl) };
+    });
   }
 
   function write(id: string, value: T, ttlMs: number, mode: 'set' | 'replace'): Promise<boolean> {
@@ -298,7 +277,7 @@ export function postgresSessionStore<T extends object = object>(
       return cache ? Promise.all([tables, cache.ready]).then(noop) : tables;
     },
     get(id) {
-      return cache?.lookup(id) ?? read(id);
+      return cache ? cache.read(id, () => readShared(id)) : readShared(id);
     },
     set(id, value, ttlMs) {
       return write(id, value, ttlMs, 'set').then(noop);

@@ -1,14 +1,9 @@
 import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
 import { KindeAuthError } from '../errors.js';
+import { localCacheSettings, positiveInteger } from './local-cache.js';
 import { randomId } from './record.js';
-import {
-  cacheSettings,
-  type Flight,
-  localCache,
-  positiveInteger,
-  type RedisLocalCacheOptions,
-} from './redis-cache.js';
+import { localCache, type RedisLocalCacheOptions } from './redis-cache.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link redisSessionStore}. */
@@ -143,7 +138,7 @@ export function redisSessionStore<T extends object = object>(
   const prefix = options.prefix ?? 'kinde:';
   const timeoutMs = positiveInteger(options.commandTimeoutMs ?? 1_000, 'commandTimeoutMs');
   const localCacheOption = options.localCache === true ? {} : options.localCache || undefined;
-  const cacheOptions = localCacheOption && cacheSettings(localCacheOption);
+  const cacheOptions = localCacheOption && localCacheSettings(localCacheOption);
   const client = options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs);
   if (cacheOptions !== undefined && (client as Cluster).isCluster === true) {
     throw new TypeError('"localCache" needs a standalone or Sentinel client, not a Cluster');
@@ -206,28 +201,16 @@ export function redisSessionStore<T extends object = object>(
   const cache =
     cacheOptions === undefined ? undefined : localCache<T>(client as Redis, channel, timeoutMs, cacheOptions);
 
-  function read(id: string): Promise<StoreEntry<T> | undefined> {
-    const flight: Flight<T> = { promise: undefined as never, stale: cache === undefined || !cache.usable() };
-    const sentAt = Date.now();
-    flight.promise = bounded(() => scripted.kindeStoreGet(prefix + id)).then(
-      (reply) => {
-        cache?.settled(id, flight);
-        if (reply === null) return undefined;
-        const ttl = Number(reply[1]);
-        const entry: StoreEntry<T> = {
-          value: JSON.parse(reply[0]) as T,
-          expiresAt: ttl >= 0 ? Date.now() + ttl : Number.MAX_SAFE_INTEGER,
-        };
-        if (!flight.stale) cache?.remember(id, entry, sentAt);
-        return entry;
-      },
-      (error: unknown) => {
-        cache?.settled(id, flight);
-        throw error;
-      },
-    );
-    cache?.flying(id, flight);
-    return flight.promise;
+  /** One read from Redis, bypassing the local cache. */
+  function readShared(id: string): Promise<StoreEntry<T> | undefined> {
+    return bounded(() => scripted.kindeStoreGet(prefix + id)).then((reply) => {
+      if (reply === null) return undefined;
+      const ttl = Number(reply[1]);
+      return {
+        value: JSON.parse(reply[0]) as T,
+        expiresAt: ttl >= 0 ? Date.now() + ttl : Number.MAX_SAFE_INTEGER,
+      };
+    });
   }
 
   function write(id: string, value: T, ttlMs: number, mode: '' | 'XX'): Promise<boolean> {
@@ -249,7 +232,7 @@ export function redisSessionStore<T extends object = object>(
       return cache ? Promise.all([clientReady, cache.ready]).then(noop) : clientReady;
     },
     get(id) {
-      return cache?.lookup(id) ?? read(id);
+      return cache ? cache.read(id, () => readShared(id)) : readShared(id);
     },
     set(id, value, ttlMs) {
       return write(id, value, ttlMs, '').then(noop);
