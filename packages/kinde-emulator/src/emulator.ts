@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Clock, type EmulatorContext, lifetimes } from './context.js';
 import { EmulatorControl } from './control.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { defaultDirectory } from './directory.js';
 import { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 import { checkBind, refuseOutsideDevelopment } from './exposure.js';
@@ -166,6 +167,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   if (options.control !== false) {
     controlRoutes(app, ctx, control);
     webhookRoutes(app, webhooks);
+    dashboardRoutes(app, ctx, control, webhooks);
   }
   const stopWatching = watchFile(options, ctx);
   return {

@@ -13,7 +13,8 @@ export const SSO_COOKIE = 'kinde_emu_session';
 export const TRANSACTION_TTL = 15 * 60;
 /** Lifetime of an authorization code (seconds). */
 export const CODE_TTL = 60;
-const SSO_TTL = 30 * 24 * 3600;
+/** Lifetime of the SSO session (seconds). */
+export const SSO_TTL = 30 * 24 * 3600;
 
 /** A browser-facing error, answered with the HTML error page. */
 export class PageError extends Error {
