@@ -38,6 +38,11 @@ export function textToFlags(text: string): Record<string, FlagValue> {
   return out;
 }
 
+/** Textarea height: its lines plus one to type in, at least 2. */
+function rows(lines: number): number {
+  return Math.max(2, Math.min(lines + 1, 12));
+}
+
 function membershipForm(dir: Directory, user: User, m: Membership, id: string, csrf: string): string {
   const roles = dir.roles.length
     ? dir.roles
@@ -52,9 +57,9 @@ function membershipForm(dir: Directory, user: User, m: Membership, id: string, c
 <h3>${escapeHtml(orgName)} <code class="muted">${escapeHtml(m.orgCode)}</code></h3>
 <fieldset><legend>Roles</legend>${roles}</fieldset>
 <label for="${id}-p">Permissions (space or line separated)</label>
-<textarea id="${id}-p" name="permissions">${escapeHtml(m.permissions.join('\n'))}</textarea>
+<textarea id="${id}-p" name="permissions" rows="${rows(m.permissions.length)}">${escapeHtml(m.permissions.join('\n'))}</textarea>
 <label for="${id}-f">Feature flags (key=value per line)</label>
-<textarea id="${id}-f" name="flags">${escapeHtml(flagsToText(m.featureFlags))}</textarea>
+<textarea id="${id}-f" name="flags" rows="${rows(Object.keys(m.featureFlags ?? {}).length)}">${escapeHtml(flagsToText(m.featureFlags))}</textarea>
 <p><button type="submit">Save ${escapeHtml(orgName)} for ${escapeHtml(user.email)}</button></p>`;
   return postForm(`/dashboard/users/${encodeURIComponent(user.id)}/membership`, csrf, inner);
 }

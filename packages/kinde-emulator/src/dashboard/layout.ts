@@ -46,7 +46,7 @@ legend{font-weight:600;font-size:.85rem;padding:0 .3rem}
 fieldset label{font-weight:400;margin-right:1rem}
 input,select,textarea{font:inherit;padding:.35rem .5rem;border:1px solid var(--line);border-radius:6px;
 background:var(--card);color:var(--fg)}
-textarea{width:100%;min-height:3.2rem;font-family:ui-monospace,monospace;font-size:.85rem}
+textarea{width:100%;font-family:ui-monospace,monospace;font-size:.85rem}
 button{font:inherit;cursor:pointer;padding:.35rem .8rem;border-radius:6px;border:1px solid var(--accent);
 background:var(--accent);color:var(--card)}
 button.secondary{background:transparent;color:var(--fg);border-color:var(--line)}
@@ -57,6 +57,7 @@ button.danger{background:transparent;color:var(--bad);border-color:var(--bad)}
 .pill{display:inline-block;padding:0 .45rem;border-radius:999px;border:1px solid var(--line);font-size:.8rem}
 .pill.ok{color:var(--ok);border-color:var(--ok)}.pill.bad{color:var(--bad);border-color:var(--bad)}
 details summary{cursor:pointer;font-weight:600}
+.card>form{margin-top:.75rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(22rem,1fr));gap:1rem}
 `;
 

@@ -67,10 +67,11 @@ function deliveryRow(d: WebhookDelivery, csrf: string): string {
     d.lastError && d.status !== 'delivered'
       ? `<br><span class="muted">${escapeHtml(d.lastError)}</span>`
       : '';
+  const replay = d.replayOf ? ' <span class="pill">replay</span>' : '';
   const next = d.nextAttemptAt
     ? `<br><span class="muted">retry at ${escapeHtml(d.nextAttemptAt.slice(11, 19))}</span>`
     : '';
-  return `<tr><td>${escapeHtml(d.attempts[0]?.at.slice(11, 19) ?? '—')}</td><td><code>${escapeHtml(d.event.type)}</code><br><code class="muted">${escapeHtml(d.event.event_id)}</code></td>
+  return `<tr><td>${escapeHtml(d.attempts[0]?.at.slice(11, 19) ?? '—')}</td><td><code>${escapeHtml(d.event.type)}</code>${replay}<br><code class="muted">${escapeHtml(d.event.event_id)}</code></td>
 <td><code>${escapeHtml(d.endpoint)}</code></td><td><span class="${cls}">${d.status}</span>${detail}${next}</td>
 <td>${d.attempts.length}</td><td>${code}</td>
 <td>${button(`/dashboard/deliveries/${encodeURIComponent(d.id)}/replay`, csrf, 'Replay', 'secondary', `Replay ${d.event.type} to ${d.endpoint}`)}</td></tr>`;
