@@ -189,6 +189,19 @@ test('endpoints must be loopback without allowRemote: refused at the control cal
   } finally {
     await remote.close();
   }
+  // idle() is bounded: a delivery waiting for a long retry makes it reject, not hang.
+  const slow = await startEmulator({ webhooks: { retryDelaysMs: [60_000] } });
+  const refusing = await new Receiver(() => 500).start();
+  try {
+    slow.webhooks.addEndpoint({ endpoint: `${refusing.url}/`, events: ['user.updated'] });
+    slow.webhooks.emitFor('user.updated');
+    await assert.rejects(slow.webhooks.idle(300), /still pending after 300 ms/);
+    assert.equal(slow.webhooks.deliveries()[0]?.status, 'pending');
+    assert.ok(slow.webhooks.deliveries()[0]?.nextAttemptAt);
+  } finally {
+    await slow.close();
+    await refusing.close();
+  }
   // With allowRemote the same endpoint is accepted (nothing is emitted here, so nothing is sent).
   const open = await startEmulator({ allowRemote: true });
   try {

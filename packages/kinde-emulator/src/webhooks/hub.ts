@@ -177,9 +177,14 @@ export class Webhooks {
     this.log.length = 0;
   }
 
-  /** Resolves once no delivery is in flight or waiting for a retry. */
-  async idle(): Promise<void> {
+  /**
+   * Resolves once no delivery is in flight or waiting for a retry; rejects after `timeoutMs`
+   * (default 30 s), so a test waiting on a long retry schedule fails instead of hanging.
+   */
+  async idle(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     while (this.inFlight.size > 0 || this.timers.size > 0) {
+      if (Date.now() > deadline) throw new Error(`webhook deliveries still pending after ${timeoutMs} ms`);
       await Promise.race([...this.inFlight, new Promise((r) => setTimeout(r, 20))]);
     }
   }
