@@ -85,6 +85,7 @@ export function banner(emu: Emulator): string {
     emu.directory.applications.find((a) => a.clientId === DEFAULT_CLIENT_ID) ?? emu.directory.applications[0];
   const lines = [
     `Kinde emulator listening on ${emu.issuerUrl}`,
+    `Dashboard: ${emu.issuerUrl}/`,
     '',
     '# Paste into your app environment (.env):',
     `KINDE_ISSUER_URL=${emu.issuerUrl}`,

@@ -1,6 +1,7 @@
 import type { KeyRing } from './keys.js';
 import type { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
+import type { Webhooks } from './webhooks/hub.js';
 
 /** Endpoints a test can make fail. */
 export type FailureTarget = 'token' | 'jwks' | 'user_profile' | 'discovery';
@@ -51,6 +52,8 @@ export interface EmulatorContext {
   failures: Partial<Record<FailureTarget, EndpointFailure>>;
   /** Called after the signing keys change (persists them when a key file is configured). */
   onKeysChanged: (() => Promise<void>) | undefined;
+  /** Webhook endpoints and deliveries; routes emit events through it (e.g. `user.created`). */
+  webhooks?: Webhooks;
 }
 
 /** Effective token lifetimes: option overrides, then the directory, then Kinde's defaults. */

@@ -162,10 +162,11 @@ export class EmulatorControl {
     return this.ctx.issuer;
   }
 
-  /** Forgets sessions, codes, refresh tokens and the request log; keeps keys and the directory. */
+  /** Forgets sessions, codes, refresh tokens, the request and webhook delivery logs; keeps keys and the directory. */
   reset(): void {
     this.ctx.store.clear();
     this.ctx.requests.length = 0;
+    this.ctx.webhooks?.clearLog();
     this.ctx.failures = {};
     this.ctx.clock.offsetSeconds = 0;
   }

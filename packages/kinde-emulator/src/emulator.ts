@@ -1,16 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import { Clock, type EmulatorContext, lifetimes } from './context.js';
 import { EmulatorControl } from './control.js';
+import { dashboardRoutes } from './dashboard/routes.js';
 import { defaultDirectory } from './directory.js';
 import { loadDirectoryFile, watchDirectoryFile } from './directory-file.js';
 import { checkBind, refuseOutsideDevelopment } from './exposure.js';
 import { loadOrCreateKeys, saveKeys } from './key-file.js';
 import { generateSigningKey, KeyRing, type SigningKey } from './keys.js';
 import { controlRoutes } from './routes/control.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { buildApp, type EmulatorLogOptions } from './server.js';
 import { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
 import { validateDirectory } from './validate.js';
+import { type WebhookOptions, Webhooks } from './webhooks/hub.js';
 
 /** Options of {@link createEmulator} and {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -61,6 +64,8 @@ export interface EmulatorOptions {
   control?: boolean;
   /** Public issuer URL when it differs from the listening address (e.g. behind a proxy). */
   issuerUrl?: string;
+  /** Webhook delivery: retry delays and per-attempt timeout. Endpoints must be loopback unless `allowRemote`. */
+  webhooks?: WebhookOptions;
 }
 
 /** A running (or ready to run) emulator. */
@@ -81,6 +86,8 @@ export interface Emulator {
   readonly context: EmulatorContext;
   /** Test controls: clock, failures, headless login, key rotation, directory, reset. */
   readonly control: EmulatorControl;
+  /** Webhook endpoints, event emission (`emit`, `emitFor`), the delivery log and replay. */
+  readonly webhooks: Webhooks;
   /** Starts listening (done by {@link startEmulator}); resolves to the issuer URL. */
   listen(): Promise<string>;
   /** Stops the server. */
@@ -153,9 +160,15 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     onKeysChanged: options.keyFile ? () => saveKeys(options.keyFile as string, ring) : undefined,
   };
   lifetimes(ctx);
+  const webhooks = new Webhooks(ctx, options.allowRemote === true, options.webhooks);
+  ctx.webhooks = webhooks;
   const app = await buildApp(ctx, options.logger ?? false, options.https);
   const control = new EmulatorControl(ctx);
-  if (options.control !== false) controlRoutes(app, ctx, control);
+  if (options.control !== false) {
+    controlRoutes(app, ctx, control);
+    webhookRoutes(app, webhooks);
+    dashboardRoutes(app, ctx, control, webhooks);
+  }
   const stopWatching = watchFile(options, ctx);
   return {
     get issuerUrl() {
@@ -170,6 +183,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     keys: ctx.keys,
     context: ctx,
     control,
+    webhooks,
     async listen() {
       await app.listen({ port: options.port ?? 0, host });
       const address = app.server.address();
@@ -180,6 +194,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     },
     async close() {
       stopWatching();
+      webhooks.close();
       await app.close();
     },
   };

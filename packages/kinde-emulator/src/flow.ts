@@ -5,6 +5,7 @@ import { findOrganization } from './directory.js';
 import { parseCookies, withParams } from './http.js';
 import { type AuthRequest, randomHandle, type SsoSession } from './store.js';
 import type { Membership, User } from './types.js';
+import { organizationData, userData } from './webhooks/events.js';
 
 /** Name of the SSO session cookie on the emulator origin. */
 export const SSO_COOKIE = 'kinde_emu_session';
@@ -12,7 +13,8 @@ export const SSO_COOKIE = 'kinde_emu_session';
 export const TRANSACTION_TTL = 15 * 60;
 /** Lifetime of an authorization code (seconds). */
 export const CODE_TTL = 60;
-const SSO_TTL = 30 * 24 * 3600;
+/** Lifetime of the SSO session (seconds). */
+export const SSO_TTL = 30 * 24 * 3600;
 
 /** A browser-facing error, answered with the HTML error page. */
 export class PageError extends Error {
@@ -49,7 +51,8 @@ export function currentSession(
   return { sid, session };
 }
 
-function ssoCookie(request: FastifyRequest, value: string, maxAge?: number): string {
+/** The Set-Cookie value of the SSO session cookie (`maxAge` 0 clears it). */
+export function ssoCookie(request: FastifyRequest, value: string, maxAge?: number): string {
   const secure = request.protocol === 'https' ? '; Secure' : '';
   const age = maxAge === undefined ? '' : `; Max-Age=${maxAge}`;
   return `${SSO_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax${secure}${age}`;
@@ -83,9 +86,12 @@ export function chooseOrg(req: AuthRequest, user: User, sessionOrg?: string): st
 export function createOrgFor(ctx: EmulatorContext, req: AuthRequest, user: User): string {
   const code = `org_${randomBytes(6).toString('hex')}`;
   const name = req.orgName?.trim() || `${user.givenName || user.email}'s organization`;
-  ctx.directory.organizations.push({ code, name });
+  const org = { code, name };
+  ctx.directory.organizations.push(org);
   const membership: Membership = { orgCode: code, permissions: [], roles: [] };
   user.organizations.push(membership);
+  ctx.webhooks?.emit('organization.created', organizationData(org), 'user');
+  ctx.webhooks?.emit('user.updated', userData(user), 'user');
   return code;
 }
 
@@ -104,6 +110,7 @@ export function createUser(ctx: EmulatorContext, email: string, given?: string, 
     organizations: firstOrg ? [{ orgCode: firstOrg.code, permissions: [], roles: [] }] : [],
   };
   ctx.directory.users.push(user);
+  ctx.webhooks?.emit('user.created', userData(user), 'user');
   return user;
 }
 
@@ -125,6 +132,7 @@ export function completeLogin(
   }
   const sid = randomHandle();
   ctx.store.sessions.set(sid, { userId: user.id, authTime, orgCode }, SSO_TTL);
+  ctx.webhooks?.emit('user.authenticated', { user: { id: user.id } }, 'user');
   const old = parseCookies(request.headers.cookie).get(SSO_COOKIE);
   if (old && old !== sid) ctx.store.sessions.delete(old);
   reply.header('set-cookie', ssoCookie(request, sid));

@@ -37,5 +37,20 @@ export type {
   Role,
   TokenLifetimes,
   User,
+  WebhookConfig,
 } from './types.js';
 export { DirectoryError, validateDirectory } from './validate.js';
+export {
+  type EventSubject,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEvent,
+  type WebhookSource,
+} from './webhooks/events.js';
+export {
+  DEFAULT_RETRY_DELAYS_MS,
+  type DeliveryAttempt,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookOptions,
+  Webhooks,
+} from './webhooks/hub.js';

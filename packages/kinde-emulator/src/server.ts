@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import formbody from '@fastify/formbody';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { EmulatorContext, FailureTarget } from './context.js';
+import { isDashboardPath } from './dashboard/guard.js';
 import { redactParams, registerHostCheck } from './exposure.js';
 import { PageError } from './flow.js';
 import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
@@ -34,7 +35,7 @@ function pathOf(request: FastifyRequest): string {
 
 function registerLog(app: FastifyInstance, ctx: EmulatorContext): void {
   app.addHook('onRequest', async (request) => {
-    if (request.url.startsWith('/_emulator/')) return;
+    if (request.url.startsWith('/_emulator/') || isDashboardPath(request.url)) return;
     const entry: RequestLogEntry = { method: request.method, path: pathOf(request), time: Date.now() };
     const query = request.query as Record<string, unknown> | undefined;
     // Codes, tokens (id_token_hint) and secrets are recorded as [redacted]: the log is served over HTTP.

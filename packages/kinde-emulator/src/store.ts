@@ -101,6 +101,12 @@ export class ExpiringMap<V> {
     return [...this.entries.values()].map((e) => e.value);
   }
 
+  /** Live entries with their keys and expiry (unix seconds), for the dashboard. */
+  list(): { key: string; value: V; expiresAt: number }[] {
+    this.sweep();
+    return [...this.entries].map(([key, e]) => ({ key, value: e.value, expiresAt: e.expiresAt }));
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -89,6 +89,15 @@ export interface Directory {
   tokenLifetimes: TokenLifetimes;
   /** Seconds a rotated refresh token stays usable (Kinde's "small overlap period"). Default 5. */
   refreshGraceSeconds?: number;
+  /** Endpoints that receive signed webhook events. */
+  webhooks?: WebhookConfig[];
+}
+
+/** A webhook: where events are POSTed and which event types (e.g. `user.created`) it receives. */
+export interface WebhookConfig {
+  /** http(s) URL; only loopback URLs are called unless the emulator runs with `allowRemote`. */
+  endpoint: string;
+  events: string[];
 }
 
 /** One logged HTTP request, for tests to assert against. */

@@ -9,7 +9,9 @@ import type {
   Organization,
   Role,
   User,
+  WebhookConfig,
 } from './types.js';
+import { isEventType } from './webhooks/events.js';
 
 /** A directory that does not validate; `field` names where (e.g. `users[1].email`). */
 export class DirectoryError extends Error {
@@ -213,6 +215,16 @@ function application(v: unknown, f: string, orgs: Organization[]): Application {
   return app;
 }
 
+function webhook(v: unknown, f: string): WebhookConfig {
+  const o = obj(v, f, ['endpoint', 'events']);
+  const events = strList(o.events, `${f}.events`);
+  if (events.length === 0) fail(`${f}.events`, 'must list at least one event type');
+  events.forEach((t, i) => {
+    if (!isEventType(t)) fail(`${f}.events[${i}]`, `"${t}" is not a Kinde webhook event type`);
+  });
+  return { endpoint: url(o.endpoint, `${f}.endpoint`), events };
+}
+
 /**
  * Validates a directory read from JSON and fills in defaults (user ids derived from emails, Kinde's
  * token lifetimes, grants). Throws a {@link DirectoryError} naming the first bad field.
@@ -229,6 +241,7 @@ export function validateDirectory(input: unknown): Directory {
     'applications',
     'tokenLifetimes',
     'refreshGraceSeconds',
+    'webhooks',
   ];
   const o = obj(input, '(root)', keys);
   const organizations = arr(o.organizations, 'organizations', true).map((v, i) =>
@@ -255,5 +268,7 @@ export function validateDirectory(input: unknown): Directory {
   const dir: Directory = { organizations, roles, users, applications, tokenLifetimes };
   if (o.refreshGraceSeconds !== undefined)
     dir.refreshGraceSeconds = posInt(o.refreshGraceSeconds, 'refreshGraceSeconds', true);
+  if (o.webhooks !== undefined)
+    dir.webhooks = arr(o.webhooks, 'webhooks').map((v, i) => webhook(v, `webhooks[${i}]`));
   return dir;
 }

@@ -17,7 +17,7 @@ function body(request: FastifyRequest): Record<string, unknown> {
 }
 
 /** Refuses non-loopback callers, and mutations that are not JSON (so a web page cannot forge them). */
-function guard(app: FastifyInstance): void {
+export function guard(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
     if (!LOOPBACK_IPS.has(request.socket.remoteAddress ?? '')) {
       return reply.code(403).send({ error: 'forbidden', error_description: 'Test control is loopback-only' });
