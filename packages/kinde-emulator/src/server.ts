@@ -13,6 +13,7 @@ import { discoveryRoutes } from './routes/discovery.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
 import { logoutRoutes } from './routes/logout.js';
+import { managementRoutes } from './routes/management/index.js';
 import { profileRoutes } from './routes/profile.js';
 import { tokenRoutes } from './routes/token.js';
 import type { RequestLogEntry } from './types.js';
@@ -167,5 +168,6 @@ export async function buildApp(
   logoutRoutes(app, ctx);
   introspectionRoutes(app, ctx);
   accountRoutes(app, ctx);
+  await app.register(managementRoutes(ctx), { prefix: '/api/v1' });
   return app;
 }
