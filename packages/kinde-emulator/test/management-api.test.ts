@@ -278,6 +278,31 @@ function managementSuite(dir: string): void {
     const inGlobex = await signIn('user@example.test', code);
     assert.equal(inGlobex.claims.org_code, code);
     assert.deepEqual(inGlobex.claims.permissions, ['read:globex']);
+    const refreshed = await Users.refreshUserClaims({ userId: String(uma?.id) });
+    assert.equal(refreshed.code, 'OK');
+    // PATCH: update Uma (already a member) and add Ada, then remove Ada with operation "delete".
+    const ada = (await Users.getUsers({ email: 'admin@example.test' })).users?.[0];
+    const patched = await Organizations.updateOrganizationUsers({
+      orgCode: code,
+      requestBody: {
+        users: [{ id: String(uma?.id), permissions: ['write:globex'] }, { id: String(ada?.id) }],
+      },
+    });
+    assert.deepEqual(patched.users_added, [ada?.id]);
+    assert.deepEqual(patched.users_updated, [uma?.id]);
+    const removed = await Organizations.updateOrganizationUsers({
+      orgCode: code,
+      requestBody: { users: [{ id: String(ada?.id), operation: 'delete' }] },
+    });
+    assert.deepEqual(removed.users_removed, [ada?.id]);
+    const perms = await Organizations.getOrganizationUserPermissions({
+      orgCode: code,
+      userId: String(uma?.id),
+    });
+    assert.deepEqual(
+      perms.permissions?.map((p: Loose) => p.key),
+      ['read:globex', 'write:globex'],
+    );
     await Organizations.removeOrganizationUser({ orgCode: code, userId: String(uma?.id) });
     const empty = await Organizations.getOrganizationUsers({ orgCode: code });
     assert.deepEqual(empty.organization_users, []);

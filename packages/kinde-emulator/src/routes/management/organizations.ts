@@ -74,6 +74,31 @@ function membership(ctx: EmulatorContext, request: FastifyRequest) {
   return m;
 }
 
+function isMember(ctx: EmulatorContext, orgCode: string, userId: string): boolean {
+  return ctx.directory.users.some(
+    (u) => u.id === userId && u.organizations.some((m) => m.orgCode === orgCode),
+  );
+}
+
+/** PATCH: adds or updates members, and removes those with `operation: "delete"`. */
+function updateMembers(ctx: EmulatorContext, code: string, body: Record<string, unknown>) {
+  requireOrg(ctx, code);
+  const entries = usersToAdd(body);
+  const ops = (body.users as Record<string, unknown>[]).map((u) => str(u, 'operation'));
+  const bad = ops.find((op) => op !== undefined && op !== 'delete');
+  if (bad !== undefined) throw new ApiError(400, 'INVALID_REQUEST', `operation "${bad}" is not "delete"`);
+  const removing = entries.filter((_, i) => ops[i] === 'delete');
+  const upserting = entries.filter((_, i) => ops[i] !== 'delete');
+  const updated = upserting.filter((e) => isMember(ctx, code, e.id)).map((e) => e.id);
+  // Check removals first and add before removing, so a bad entry changes nothing.
+  const stranger = removing.find((e) => !isMember(ctx, code, e.id));
+  if (stranger) throw new ApiError(404, 'USER_NOT_IN_ORGANIZATION', `User "${stranger.id}" is not a member`);
+  const added = addOrganizationUsers(ctx, code, upserting);
+  for (const e of removing) removeOrganizationUser(ctx, code, e.id);
+  const users_removed = removing.map((e) => e.id);
+  return ok({ users_added: added, users_updated: updated, users_removed }, 'Users successfully updated');
+}
+
 function usersToAdd(body: Record<string, unknown>) {
   const users = body.users;
   if (!Array.isArray(users) || users.length === 0) {
@@ -136,6 +161,9 @@ export function organizationRoutes(app: FastifyInstance, ctx: EmulatorContext): 
     const added = addOrganizationUsers(ctx, code, usersToAdd(jsonBody(request)));
     return ok({ users_added: added }, 'Users successfully added');
   });
+  route(app, ctx, 'PATCH', '/organizations/:org_code/users', 'update:organization_users', (request) =>
+    updateMembers(ctx, params(request).org_code as string, jsonBody(request)),
+  );
   route(
     app,
     ctx,

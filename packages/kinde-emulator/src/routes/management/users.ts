@@ -149,6 +149,13 @@ export function userRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
     deleteUser(ctx, idParam(request));
     return ok({}, 'User successfully deleted', 'USER_DELETED');
   });
+  // Tokens are signed from the directory every time, so claims are always fresh: only check the user.
+  route(app, ctx, 'POST', '/users/:user_id/refresh_claims', 'update:user_refresh_claims', (request) => {
+    const id = (request.params as { user_id: string }).user_id;
+    if (!ctx.directory.users.some((u) => u.id === id))
+      throw new ApiError(404, 'USER_NOT_FOUND', 'No user has this id');
+    return ok({}, 'Claims successfully refreshed');
+  });
   route(app, ctx, 'PATCH', '/users/:user_id/feature_flags/:key', 'update:user_feature_flags', (request) => {
     const { user_id, key } = request.params as { user_id: string; key: string };
     setFeatureFlag(ctx, 'user', key, str(query(request), 'value', true), user_id);
