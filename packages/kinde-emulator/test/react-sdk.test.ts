@@ -19,10 +19,15 @@ import { createRoot } from 'react-dom/client';
 import { KindeProvider, useKindeAuth } from '@kinde-oss/kinde-auth-react';
 const h = React.createElement;
 function App() {
-  const { isAuthenticated, isLoading, user, login, logout } = useKindeAuth();
+  const { isAuthenticated, isLoading, user, login, logout, getPermissions } = useKindeAuth();
+  const [perms, setPerms] = React.useState('');
+  React.useEffect(() => {
+    if (isAuthenticated) getPermissions().then((p) => setPerms(p.orgCode + ': ' + p.permissions.join(',')));
+  }, [isAuthenticated]);
   if (isLoading) return h('p', { id: 'status' }, 'loading');
   return h('main', null,
     h('p', { id: 'status' }, isAuthenticated ? 'signed in as ' + (user && user.email) : 'signed out'),
+    h('p', { id: 'perms' }, perms),
     h('button', { onClick: () => login() }, 'Sign in'),
     h('button', { onClick: () => logout() }, 'Sign out'));
 }
@@ -108,6 +113,8 @@ test('kinde-auth-react stays signed in across a reload, and logout ends it', { s
     const before = refreshes().length;
     await page.reload();
     await status(page, 'signed in as user@example.test');
+    // The access token from the cookie refresh is what the SDK reads claims from.
+    await page.locator('#perms', { hasText: 'org_0000000001: read:items' }).waitFor({ timeout: 15_000 });
     const after = refreshes().slice(before);
     assert.ok(after.length >= 1, 'the reload refreshed by cookie');
     assert.ok(
