@@ -119,7 +119,7 @@ export function orgClaims(dir: Directory, user: User, orgCode: string): OrgClaim
   if (!membership) return undefined;
   const org = findOrganization(dir, orgCode);
   const flags: Record<string, FlagClaim> = {};
-  const merged = { ...(org?.featureFlags ?? {}), ...(membership.featureFlags ?? {}) };
+  const merged = { ...dir.featureFlags, ...org?.featureFlags, ...membership.featureFlags };
   for (const key of Object.keys(merged).sort()) flags[key] = flagClaim(merged[key] as FlagValue);
   const roles = membership.roles
     .map((key) => dir.roles.find((r) => r.key === key))

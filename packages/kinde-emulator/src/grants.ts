@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type EmulatorContext, lifetimes, refreshGrace } from './context.js';
 import { findUser } from './directory.js';
 import { OAuthError, type Params, param, paramList } from './http.js';
+import { managementAudience, managementScopesFor } from './routes/management/auth.js';
 import { randomHandle } from './store.js';
 import { signAccessToken, signIdToken, signM2mToken, type UserGrant } from './tokens.js';
 import type { Application, User } from './types.js';
@@ -193,7 +194,11 @@ export async function clientCredentialsGrant(
   const unknown = audience.find((a) => allowed.length > 0 && !allowed.includes(a));
   if (unknown)
     throw new OAuthError('invalid_target', `This application may not request audience "${unknown}"`);
-  const scope = paramList(body, 'scope');
+  const requested = paramList(body, 'scope');
+  // Management API tokens carry the scopes the app is granted for it (the client sends `scope=`).
+  const scope = audience.includes(managementAudience(issuer))
+    ? managementScopesFor(client.app, requested)
+    : requested;
   const token = await signM2mToken(ctx, issuer, client.app, scope, audience);
   return {
     access_token: token,

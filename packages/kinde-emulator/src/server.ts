@@ -5,14 +5,16 @@ import type { EmulatorContext, FailureTarget } from './context.js';
 import { isDashboardPath } from './dashboard/guard.js';
 import { redactParams, registerHostCheck } from './exposure.js';
 import { PageError } from './flow.js';
-import { isLoopbackUrl, OAuthError, sendOAuthError } from './http.js';
+import { OAuthError, sendOAuthError } from './http.js';
 import { errorPage, sendPage } from './pages.js';
+import { corsOriginAllowed } from './refresh-cookie.js';
 import { accountRoutes } from './routes/account.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { introspectionRoutes } from './routes/introspect.js';
 import { loginRoutes } from './routes/login.js';
 import { logoutRoutes } from './routes/logout.js';
+import { managementRoutes } from './routes/management/index.js';
 import { profileRoutes } from './routes/profile.js';
 import { tokenRoutes } from './routes/token.js';
 import type { RequestLogEntry } from './types.js';
@@ -80,11 +82,11 @@ function registerFailures(app: FastifyInstance, ctx: EmulatorContext): void {
   });
 }
 
-/** CORS for the machine endpoints, for browser apps (e.g. Swagger UI) on loopback origins. */
-function registerCors(app: FastifyInstance): void {
+/** CORS for the machine endpoints, for browser apps on loopback origins or an application's own origins. */
+function registerCors(app: FastifyInstance, ctx: EmulatorContext): void {
   app.addHook('onRequest', async (request, reply) => {
     const origin = request.headers.origin;
-    if (!origin || !CORS_PATHS.test(pathOf(request)) || !isLoopbackUrl(origin)) return;
+    if (!origin || !CORS_PATHS.test(pathOf(request)) || !corsOriginAllowed(ctx, origin)) return;
     reply
       .header('access-control-allow-origin', origin)
       .header('vary', 'Origin')
@@ -156,7 +158,7 @@ export async function buildApp(
   await app.register(formbody);
   registerLog(app, ctx);
   registerHostCheck(app, ctx);
-  registerCors(app);
+  registerCors(app, ctx);
   registerFailures(app, ctx);
   registerErrors(app);
   discoveryRoutes(app, ctx);
@@ -167,5 +169,6 @@ export async function buildApp(
   logoutRoutes(app, ctx);
   introspectionRoutes(app, ctx);
   accountRoutes(app, ctx);
+  await app.register(managementRoutes(ctx), { prefix: '/api/v1' });
   return app;
 }

@@ -71,6 +71,20 @@ export interface Application {
   orgCode?: string;
   /** Permissions a client_credentials token carries (`permissions` claim), as an org-scoped M2M app is granted. */
   permissions?: string[];
+  /**
+   * Management API scopes (e.g. `read:users`) its client_credentials tokens for the `<issuer>/api`
+   * audience carry. Absent: every scope the emulator serves; `[]`: none.
+   */
+  managementScopes?: string[];
+}
+
+/** A permission defined in the environment (created through the Management API). */
+export interface PermissionDefinition {
+  /** `perm_` followed by the key, as the Account API reports it. */
+  id: string;
+  key: string;
+  name: string;
+  description?: string;
 }
 
 /** Token lifetimes in seconds. */
@@ -89,6 +103,10 @@ export interface Directory {
   tokenLifetimes: TokenLifetimes;
   /** Seconds a rotated refresh token stays usable (Kinde's "small overlap period"). Default 5. */
   refreshGraceSeconds?: number;
+  /** Environment-level feature flag values: every organization and member gets them unless overridden. */
+  featureFlags?: Record<string, FlagValue>;
+  /** Permissions created through the Management API (keys used in memberships are known without this). */
+  permissions?: PermissionDefinition[];
   /** Endpoints that receive signed webhook events. */
   webhooks?: WebhookConfig[];
 }

@@ -7,6 +7,7 @@ import type {
   GrantType,
   Membership,
   Organization,
+  PermissionDefinition,
   Role,
   User,
   WebhookConfig,
@@ -170,7 +171,14 @@ function url(v: unknown, f: string): string {
 const APP_KEYS = ['name', 'clientId', 'clientSecret', 'grants', 'redirectUris', 'logoutUris'];
 
 function application(v: unknown, f: string, orgs: Organization[]): Application {
-  const o = obj(v, f, [...APP_KEYS, 'allowLoopbackRedirects', 'audiences', 'orgCode', 'permissions']);
+  const o = obj(v, f, [
+    ...APP_KEYS,
+    'allowLoopbackRedirects',
+    'audiences',
+    'orgCode',
+    'permissions',
+    'managementScopes',
+  ]);
   const clientId = str(
     o.clientId,
     `${f}.clientId`,
@@ -207,6 +215,9 @@ function application(v: unknown, f: string, orgs: Organization[]): Application {
   }
   if (o.audiences !== undefined) app.audiences = strList(o.audiences, `${f}.audiences`);
   if (o.permissions !== undefined) app.permissions = strList(o.permissions, `${f}.permissions`);
+  if (o.managementScopes !== undefined) {
+    app.managementScopes = strList(o.managementScopes, `${f}.managementScopes`);
+  }
   if (o.orgCode !== undefined) {
     app.orgCode = str(o.orgCode, `${f}.orgCode`);
     if (!orgs.some((g) => g.code === app.orgCode))
@@ -223,6 +234,25 @@ function webhook(v: unknown, f: string): WebhookConfig {
     if (!isEventType(t)) fail(`${f}.events[${i}]`, `"${t}" is not a Kinde webhook event type`);
   });
   return { endpoint: url(o.endpoint, `${f}.endpoint`), events };
+}
+
+function permissionDefinitions(v: unknown): PermissionDefinition[] {
+  const list = arr(v, 'permissions').map((p, i) => {
+    const f = `permissions[${i}]`;
+    const o = obj(p, f, ['key', 'name', 'description']);
+    const key = str(
+      o.key,
+      `${f}.key`,
+      /^[A-Za-z0-9_:.-]{1,128}$/,
+      'must be letters, digits, "_", ":", "." or "-"',
+    );
+    const def: PermissionDefinition = { id: `perm_${key}`, key, name: optStr(o.name, `${f}.name`) ?? key };
+    const description = optStr(o.description, `${f}.description`);
+    if (description !== undefined) def.description = description;
+    return def;
+  });
+  unique(list, (x) => x.key, 'permissions', 'key');
+  return list;
 }
 
 /**
@@ -242,6 +272,8 @@ export function validateDirectory(input: unknown): Directory {
     'tokenLifetimes',
     'refreshGraceSeconds',
     'webhooks',
+    'featureFlags',
+    'permissions',
   ];
   const o = obj(input, '(root)', keys);
   const organizations = arr(o.organizations, 'organizations', true).map((v, i) =>
@@ -270,5 +302,8 @@ export function validateDirectory(input: unknown): Directory {
     dir.refreshGraceSeconds = posInt(o.refreshGraceSeconds, 'refreshGraceSeconds', true);
   if (o.webhooks !== undefined)
     dir.webhooks = arr(o.webhooks, 'webhooks').map((v, i) => webhook(v, `webhooks[${i}]`));
+  const envFlags = flags(o.featureFlags, 'featureFlags');
+  if (envFlags) dir.featureFlags = envFlags;
+  if (o.permissions !== undefined) dir.permissions = permissionDefinitions(o.permissions);
   return dir;
 }

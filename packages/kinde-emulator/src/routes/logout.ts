@@ -5,6 +5,7 @@ import { findApplication } from '../directory.js';
 import { endSession, PageError } from '../flow.js';
 import { asParams, isAllowedLogout, param } from '../http.js';
 import { sendPage, signedOutPage } from '../pages.js';
+import { endCookieRefresh } from '../refresh-cookie.js';
 
 /** The client an `id_token_hint` was issued to; it only narrows which URLs are allowed. */
 function clientOfHint(hint: string | undefined): string | undefined {
@@ -42,6 +43,7 @@ export function logoutRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
         `"${target}" is not an allowed logout redirect URL. Add it to the application's logoutUris.`,
       );
     }
+    endCookieRefresh(ctx, request, reply);
     endSession(ctx, request, reply);
     if (target === undefined) return sendPage(reply, 200, signedOutPage());
     const state = typeof q.state === 'string' && !q.redirect ? q.state : undefined;

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { EmulatorContext } from '../context.js';
+import { type EmulatorContext, lifetimes } from '../context.js';
 import { findApplication } from '../directory.js';
 import {
   authorizationCodeGrant,
@@ -9,6 +9,12 @@ import {
   refreshTokenGrant,
 } from '../grants.js';
 import { asParams, issuerOf, OAuthError, type Params, param } from '../http.js';
+import {
+  clearRefreshCookies,
+  originAllowedFor,
+  refreshTokenFromCookie,
+  setRefreshCookies,
+} from '../refresh-cookie.js';
 
 function secretsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -62,6 +68,32 @@ export function authenticateClient(ctx: EmulatorContext, request: FastifyRequest
   return { app, authenticated: true };
 }
 
+/**
+ * A refresh without `refresh_token` from a page of the application (js-utils on a custom domain):
+ * the token comes from the HttpOnly cookie. Only an allowed Origin may use it, so another site
+ * cannot spend the cookie.
+ */
+function cookieRefresh(request: FastifyRequest, client: ClientAuth, body: Params): Params | undefined {
+  if (param(body, 'grant_type') !== 'refresh_token' || param(body, 'refresh_token') !== undefined) {
+    return undefined;
+  }
+  const origin = request.headers.origin;
+  const fromCookie = refreshTokenFromCookie(request, client.app);
+  if (!fromCookie) {
+    throw new OAuthError(
+      'invalid_request',
+      'The "refresh_token" parameter is missing and no refresh cookie was sent',
+    );
+  }
+  if (!originAllowedFor(client.app, origin)) {
+    throw new OAuthError(
+      'invalid_request',
+      "A refresh by cookie needs an Origin of one of the application's callback or logout URLs",
+    );
+  }
+  return { ...body, refresh_token: fromCookie };
+}
+
 /** Registers `POST /oauth2/token`. */
 export function tokenRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   app.post('/oauth2/token', async (request, reply) => {
@@ -78,7 +110,20 @@ export function tokenRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
       throw new OAuthError('unsupported_grant_type', `grant_type "${grantType}" is not supported`);
     }
     const client = authenticateClient(ctx, request, body);
-    const result = await handler(ctx, issuerOf(ctx, request), client, body);
+    const viaCookie = cookieRefresh(request, client, body);
+    let result: Awaited<ReturnType<typeof handler>>;
+    try {
+      result = await handler(ctx, issuerOf(ctx, request), client, viaCookie ?? body);
+    } catch (err) {
+      // A dead cookie would be retried on every page load: drop it with the marker.
+      if (viaCookie && err instanceof OAuthError && err.error === 'invalid_grant') {
+        clearRefreshCookies(request, reply, [client.app]);
+      }
+      throw err;
+    }
+    if (result.refresh_token && originAllowedFor(client.app, request.headers.origin)) {
+      setRefreshCookies(ctx, request, reply, client.app, result.refresh_token, lifetimes(ctx).refreshToken);
+    }
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(result);
   });
 }
