@@ -208,43 +208,43 @@ export class KindeTestKit {
   }
 
   /** The emulator's clock: unix seconds, and its offset from real time. */
-  clock(): Promise<{ now: number; offsetSeconds: number }> {
+  async clock(): Promise<{ now: number; offsetSeconds: number }> {
     this.open('clock');
     return this.provider.clock();
   }
 
   /** Moves the emulator's clock (token, code and refresh-token expiry) by `seconds`. */
-  advanceClock(seconds: number): Promise<void> {
+  async advanceClock(seconds: number): Promise<void> {
     this.open('advanceClock');
     return this.provider.advanceClock(seconds);
   }
 
   /** Makes `token`, `jwks`, `user_profile` or `discovery` answer 503 (`down`) or late (`slow`). */
-  fail(target: FailureTarget, options: TokenFailureOptions = { mode: 'down' }): Promise<void> {
+  async fail(target: FailureTarget, options: TokenFailureOptions = { mode: 'down' }): Promise<void> {
     this.open('fail');
     return this.provider.fail(target, options);
   }
 
   /** Ends every fault injected with {@link fail}. */
-  clearFailures(): Promise<void> {
+  async clearFailures(): Promise<void> {
     this.open('clearFailures');
     return this.provider.clearFailures();
   }
 
   /** Requests the emulator received, oldest first (credentials redacted). */
-  requests(): Promise<RequestLogEntry[]> {
+  async requests(): Promise<RequestLogEntry[]> {
     this.open('requests');
     return this.provider.requests();
   }
 
   /** Empties the request log. */
-  clearRequests(): Promise<void> {
+  async clearRequests(): Promise<void> {
     this.open('clearRequests');
     return this.provider.clearRequests();
   }
 
   /** Forgets the emulator's sessions, codes, refresh tokens, log, faults and clock offset. */
-  reset(): Promise<void> {
+  async reset(): Promise<void> {
     this.open('reset');
     return this.provider.reset();
   }
