@@ -85,6 +85,21 @@ describe('misuse of signIn, bearerFor and machineToken: a clear error each', () 
     await broken.close();
   });
 
+  test('a login route that sends the browser elsewhere than the emulator is refused', async () => {
+    const elsewhere: FastifyInstance = Fastify();
+    await elsewhere.register(fastifyKinde, kit.options());
+    elsewhere.addHook('onSend', async (request, reply, payload) => {
+      if (request.url.startsWith('/api/auth/login'))
+        reply.header('location', 'http://127.0.0.1:9/oauth2/auth');
+      return payload;
+    });
+    await refuses(
+      () => kit.signIn(elsewhere, { email: 'admin@example.test' }),
+      /signIn: the login route sent the browser to http:\/\/127\.0\.0\.1:9\/oauth2\/auth, not to the emulator/,
+    );
+    await elsewhere.close();
+  });
+
   test('expireAccessToken needs the cookie signIn returned, of a live session', async () => {
     await refuses(() => kit.expireAccessToken(app, 'theme=dark'), /pass the Cookie header signIn returned/);
     await refuses(

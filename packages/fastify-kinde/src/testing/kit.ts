@@ -124,6 +124,11 @@ export class KindeTestKit {
     if (user.orgCode) query.set('org_code', user.orgCode);
     const login = await app.inject({ method: 'GET', url: `${kinde.routes.login}?${query}` });
     const authUrl = expectRedirect(what, `GET ${kinde.routes.login}`, login);
+    if (!authUrl.startsWith(`${this.issuerUrl}/`)) {
+      throw new KindeTestError(
+        `${what}: the login route sent the browser to ${authUrl}, not to the emulator`,
+      );
+    }
     const back = new URL(await authorize(what, authUrl, user.userId));
     const callback = await app.inject({
       method: 'GET',
