@@ -71,6 +71,7 @@ async function loadEmulator(): Promise<typeof import('kinde-emulator')> {
   try {
     return await import('kinde-emulator');
   } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
     throw new KindeTestError(
       'startKindeTest needs the kinde-emulator package: npm install --save-dev kinde-emulator',
       { cause: error },
