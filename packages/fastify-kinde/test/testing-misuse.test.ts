@@ -101,7 +101,12 @@ describe('misuse of signIn, bearerFor and machineToken: a clear error each', () 
   });
 
   test('expireAccessToken needs the cookie signIn returned, of a live session', async () => {
-    await refuses(() => kit.expireAccessToken(app, 'theme=dark'), /pass the Cookie header signIn returned/);
+    for (const cookie of ['theme=dark', 'kinde_session=%E0%A4%A', 'kinde_session=nosignature', 7]) {
+      await refuses(
+        () => kit.expireAccessToken(app, cookie as string),
+        /pass the Cookie header signIn returned/,
+      );
+    }
     await refuses(
       () => kit.expireAccessToken(app, 'kinde_session=made-up.value'),
       /no session for this cookie in this app/,

@@ -196,12 +196,11 @@ export class KindeTestKit {
     const what = 'expireAccessToken';
     this.open(what);
     const kinde = await kindeOf(what, app, this.issuerUrl);
-    const value = typeof cookie === 'string' ? sessionCookie(cookie) : undefined;
-    if (value === undefined) {
+    const id = sessionId(cookie);
+    if (id === undefined) {
       throw new KindeTestError(`${what}: pass the Cookie header signIn returned (kinde_session=…)`);
     }
-    const key =
-      SESSION_PREFIX + decodeURIComponent(value).slice(0, decodeURIComponent(value).lastIndexOf('.'));
+    const key = SESSION_PREFIX + id;
     const entry = await kinde.store.get(key);
     if (entry === undefined) {
       throw new KindeTestError(`${what}: no session for this cookie in this app (signed out, or expired)`);
@@ -274,11 +273,20 @@ export class KindeTestKit {
   }
 }
 
-/** The session cookie's value in a Cookie header. */
-function sessionCookie(header: string): string | undefined {
+/** The session id in a Cookie header's session cookie (its value without the signature). */
+function sessionId(header: unknown): string | undefined {
+  if (typeof header !== 'string') return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && SESSION_COOKIE.test(part.slice(0, eq).trim())) return part.slice(eq + 1).trim();
+    if (eq <= 0 || !SESSION_COOKIE.test(part.slice(0, eq).trim())) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return undefined;
+    }
+    const dot = value.lastIndexOf('.');
+    return dot > 0 ? value.slice(0, dot) : undefined;
   }
   return undefined;
 }
