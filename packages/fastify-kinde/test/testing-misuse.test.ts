@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { startEmulator } from 'kinde-emulator';
 import { freePort } from 'test-kit';
@@ -163,5 +163,16 @@ describe('starting, connecting and closing', () => {
     } finally {
       await emulator.close();
     }
+  });
+});
+
+describe('startKindeTest({ after }) inside a before() hook', () => {
+  let early: Awaited<ReturnType<typeof startKindeTest>>;
+  before(async () => {
+    early = await startKindeTest({ after });
+  });
+
+  test('node:test closes it when the hook ends; the error says where to call it instead', async () => {
+    await refuses(() => early.signIn(app), /this kit is closed .* call it at the top level of the test file/);
   });
 });

@@ -261,7 +261,13 @@ export class KindeTestKit {
   }
 
   private open(what: string): void {
-    if (this.closed) throw new KindeTestError(`${what}: this kit is closed (its emulator has stopped)`);
+    if (this.closed) {
+      // The usual cause: node:test runs an `after` registered inside a before() hook when that hook ends.
+      throw new KindeTestError(
+        `${what}: this kit is closed (its emulator has stopped). With startKindeTest({ after }), call it at ` +
+          'the top level of the test file, not inside a before() hook',
+      );
+    }
   }
 
   /** Puts the identity into the directory and resolves its user id. */
