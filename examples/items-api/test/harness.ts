@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { defaultDirectory, startEmulator } from 'kinde-emulator';
+import { type KindeTestKit, startKindeTest } from 'fastify-kinde/testing';
+import { defaultDirectory } from 'kinde-emulator';
 import { freePort } from 'test-kit';
 import { buildApp } from '../src/app.js';
 
@@ -9,7 +10,9 @@ export { freePort, HttpClient, login } from 'test-kit';
 export interface Running {
   app: FastifyInstance;
   appUrl: string;
-  emulator: Awaited<ReturnType<typeof startEmulator>>;
+  emulator: { issuerUrl: string };
+  /** fastify-kinde/testing, wired to the emulator: signs users in without a browser. */
+  kit: KindeTestKit;
   close(): Promise<void>;
 }
 
@@ -25,30 +28,19 @@ export async function startItemsApi(): Promise<Running> {
     logoutUris: [],
     allowLoopbackRedirects: true,
   });
-  const emulator = await startEmulator({ port: 0, directory });
-  const application = defaultDirectory().applications[0]!;
+  const kit = await startKindeTest({ emulator: { directory } });
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
-  const app = await buildApp({
-    kinde: {
-      issuerUrl: emulator.issuerUrl,
-      clientId: application.clientId,
-      clientSecret: application.clientSecret,
-      siteUrl: appUrl,
-      sessionSecret: 'items-api-test-secret-0123456789abcdef',
-      env: {},
-      sessionStore: 'memory',
-    },
-    docsClientId: DOCS_CLIENT_ID,
-  });
+  const app = await buildApp({ kinde: kit.options({ siteUrl: appUrl }), docsClientId: DOCS_CLIENT_ID });
   await app.listen({ port, host: '127.0.0.1' });
   return {
     app,
     appUrl,
-    emulator,
+    emulator: { issuerUrl: kit.issuerUrl },
+    kit,
     async close() {
       await app.close();
-      await emulator.close();
+      await kit.close();
     },
   };
 }

@@ -5,7 +5,7 @@ import type { SigningKey } from './keys.js';
 import { randomHandle } from './store.js';
 import { signM2mToken } from './tokens.js';
 import type { Directory } from './types.js';
-import { validateDirectory } from './validate.js';
+import { DirectoryError, validateDirectory } from './validate.js';
 
 const TARGETS: FailureTarget[] = ['token', 'jwks', 'user_profile', 'discovery'];
 
@@ -31,6 +31,30 @@ export interface IssueTokensOptions {
   /** Default: the user's first organization. */
   orgCode?: string;
   nonce?: string;
+}
+
+const MERGE_KEYS = ['users', 'organizations', 'roles', 'applications'];
+
+/** `list` with each of `additions` merged over the entry `same` finds, or appended. */
+function mergeList<T extends object>(
+  list: T[],
+  additions: unknown,
+  name: string,
+  same: (entry: T, addition: Record<string, unknown>) => boolean,
+): T[] {
+  if (additions === undefined) return list;
+  if (!Array.isArray(additions)) throw new DirectoryError(name, 'must be an array');
+  const out = [...list];
+  additions.forEach((addition: unknown, i) => {
+    if (!addition || typeof addition !== 'object' || Array.isArray(addition)) {
+      throw new DirectoryError(`${name}[${i}]`, 'must be an object');
+    }
+    const a = addition as Record<string, unknown>;
+    const at = out.findIndex((entry) => same(entry, a));
+    if (at === -1) out.push(a as T);
+    else out[at] = { ...out[at], ...a } as T;
+  });
+  return out;
 }
 
 /** Test controls, available from code (`emu.control`) and over HTTP (`/_emulator/...`). */
@@ -111,6 +135,49 @@ export class EmulatorControl {
   /** Replaces the directory (validated first; throws a DirectoryError naming the bad field). */
   setDirectory(directory: Directory | unknown): void {
     this.ctx.directory = validateDirectory(directory);
+  }
+
+  /**
+   * Adds users, organizations, roles and applications to the directory, or merges each over the entry
+   * with the same key (user: id or email; organization: code; role: key; application: clientId), field
+   * by field. The result is validated as a whole (a DirectoryError names the bad field). Unlike
+   * `setDirectory`, nothing has to be sent back, so secrets (redacted by `GET /_emulator/directory`) stay.
+   *
+   * @example
+   * emu.control.mergeDirectory({ users: [{ email: 'eve@example.test', givenName: 'Eve', familyName: 'E',
+   *   organizations: [{ orgCode: 'org_0000000001', permissions: ['read:items'], roles: [] }] }] });
+   */
+  mergeDirectory(patch: unknown): void {
+    if (!patch || typeof patch !== 'object' || Array.isArray(patch)) {
+      throw new DirectoryError('(patch)', 'must be an object of users, organizations, roles, applications');
+    }
+    const p = patch as Record<string, unknown>;
+    const unknown = Object.keys(p).filter((k) => !MERGE_KEYS.includes(k));
+    if (unknown.length > 0) throw new DirectoryError(unknown[0] as string, 'is not a directory list');
+    const dir = this.ctx.directory;
+    const email = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : undefined);
+    this.ctx.directory = validateDirectory({
+      ...dir,
+      users: mergeList(
+        dir.users,
+        p.users,
+        'users',
+        (a, b) => a.id === b.id || a.email.toLowerCase() === email(b.email),
+      ),
+      organizations: mergeList(
+        dir.organizations,
+        p.organizations,
+        'organizations',
+        (a, b) => a.code === b.code,
+      ),
+      roles: mergeList(dir.roles, p.roles, 'roles', (a, b) => a.key === b.key),
+      applications: mergeList(
+        dir.applications,
+        p.applications,
+        'applications',
+        (a, b) => a.clientId === b.clientId,
+      ),
+    });
   }
 
   /**

@@ -86,7 +86,8 @@ interface Deps {
   fetchProfile(accessToken: string): Promise<KindeUserProfile>;
 }
 
-const SESSION_PREFIX = 'sess:';
+/** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
+export const SESSION_PREFIX = 'sess:';
 
 /** Milliseconds since the epoch at which a token with these claims expires. */
 export function expiresAtMs(claims: Claims, expiresIn: number | undefined): number {

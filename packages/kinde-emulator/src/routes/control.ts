@@ -23,7 +23,8 @@ export function guard(app: FastifyInstance): void {
       return reply.code(403).send({ error: 'forbidden', error_description: 'Test control is loopback-only' });
     }
     const type = request.headers['content-type'] ?? '';
-    if ((request.method === 'POST' || request.method === 'PUT') && !type.startsWith('application/json')) {
+    const mutation = request.method === 'POST' || request.method === 'PUT' || request.method === 'PATCH';
+    if (mutation && !type.startsWith('application/json')) {
       return reply
         .code(415)
         .send({ error: 'invalid_request', error_description: 'Send control requests as application/json' });
@@ -91,6 +92,15 @@ export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, contro
       scope.put('/directory', async (request, reply) => {
         try {
           control.setDirectory(request.body);
+        } catch (err) {
+          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
+          throw err;
+        }
+        return { ok: true };
+      });
+      scope.patch('/directory', async (request, reply) => {
+        try {
+          control.mergeDirectory(request.body);
         } catch (err) {
           if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
           throw err;
