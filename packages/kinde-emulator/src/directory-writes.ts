@@ -190,14 +190,26 @@ export function addOrganizationUsers(
   const added: string[] = [];
   for (const { user, roles, permissions } of resolved) {
     let m = user.organizations.find((x) => x.orgCode === orgCode);
+    const joined = !m;
     if (!m) {
       m = { orgCode, roles: [], permissions: [] };
       user.organizations.push(m);
       added.push(user.id);
-      emit(ctx, { kind: 'membership.added', user, orgCode });
     }
-    for (const key of roles) if (!m.roles.includes(key)) m.roles.push(key);
-    for (const key of permissions) if (!m.permissions.includes(key)) m.permissions.push(key);
+    const newRoles = [...new Set(roles)].filter((k) => !m.roles.includes(k));
+    const newPermissions = [...new Set(permissions)].filter((k) => !m.permissions.includes(k));
+    m.roles.push(...newRoles);
+    m.permissions.push(...newPermissions);
+    // After the grants, so listeners see the membership as this call leaves it.
+    if (joined) {
+      emit(ctx, { kind: 'membership.added', user, orgCode });
+      continue;
+    }
+    for (const key of newRoles)
+      emit(ctx, { kind: 'membership.role_added', user, orgCode, role: roleByKey(ctx, key) });
+    for (const permission of newPermissions) {
+      emit(ctx, { kind: 'membership.permission_added', user, orgCode, permission });
+    }
   }
   return added;
 }

@@ -13,6 +13,7 @@ import { buildApp, type EmulatorLogOptions } from './server.js';
 import { ProtocolStore } from './store.js';
 import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
 import { validateDirectory } from './validate.js';
+import { emitDirectoryEvents } from './webhooks/directory-events.js';
 import { type WebhookOptions, Webhooks } from './webhooks/hub.js';
 
 /** Options of {@link createEmulator} and {@link startEmulator}. */
@@ -162,6 +163,8 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
   lifetimes(ctx);
   const webhooks = new Webhooks(ctx, options.allowRemote === true, options.webhooks);
   ctx.webhooks = webhooks;
+  // Management API writes send the webhook events Kinde sends for them.
+  const stopDirectoryEvents = emitDirectoryEvents(ctx, webhooks);
   const app = await buildApp(ctx, options.logger ?? false, options.https);
   const control = new EmulatorControl(ctx);
   if (options.control !== false) {
@@ -194,6 +197,7 @@ export async function createEmulator(options: EmulatorOptions = {}): Promise<Emu
     },
     async close() {
       stopWatching();
+      stopDirectoryEvents();
       webhooks.close();
       await app.close();
     },

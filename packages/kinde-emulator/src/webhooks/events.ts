@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { findOrganization, findUser } from '../directory.js';
 import type { Directory, Organization, Role, User } from '../types.js';
 
@@ -63,10 +63,9 @@ export function isEventType(type: unknown): type is string {
   return typeof type === 'string' && WEBHOOK_EVENT_TYPES.includes(type);
 }
 
-/** A stable UUID-shaped id for a permission key (the directory stores keys only). */
+/** The id of a permission key: `perm_<key>`, as the Management and Account APIs report it. */
 export function permissionId(key: string): string {
-  const h = createHash('sha256').update(`permission:${key}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return `perm_${key}`;
 }
 
 /** Builds the event envelope around `data` at the emulator time `nowSeconds`. */
