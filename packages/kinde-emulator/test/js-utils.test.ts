@@ -234,6 +234,13 @@ test('jwt-validator and jwt-decoder on the emulator tokens', async () => {
   });
   assert.equal((await validateToken({ token: id_token, domain: emu.issuerUrl })).valid, true);
 
+  // The validator checks the signature only (the README says so): an expired token is "valid".
+  emu.control.setClockOffset(-2 * 86_400);
+  const expired = (await emu.control.issueTokens({ user: 'admin@example.test' })).access_token;
+  emu.control.setClockOffset(0);
+  assert.ok((jwtDecoder(expired)?.exp ?? Infinity) < Date.now() / 1000);
+  assert.equal((await validateToken({ token: expired, domain: emu.issuerUrl })).valid, true);
+
   const [h, p, s] = access_token.split('.') as [string, string, string];
   const body = JSON.parse(Buffer.from(p, 'base64url').toString());
   const forged = Buffer.from(JSON.stringify({ ...body, sub: 'kp_forged' })).toString('base64url');
