@@ -54,7 +54,7 @@ app.get('/', { onRequest: requireAuth() }, async (request) => ({
   email: request.kinde.getUser()?.email ?? null,
 }));
 await ${LISTEN};
-console.log('ready');
+console.log('ready', process.version);
 `;
 
 const CJS_APP = `'use strict';
@@ -69,7 +69,7 @@ app.get('/', { onRequest: kinde.requireAuth() }, async (request) => ({
   variant: process.env.VARIANT,
   email: request.kinde.getUser()?.email ?? null,
 }));
-${LISTEN}.then(() => console.log('ready'), (error) => {
+${LISTEN}.then(() => console.log('ready', process.version), (error) => {
   console.error(error);
   process.exit(1);
 });
@@ -119,7 +119,7 @@ const app = Fastify();
 await app.register(fastifyKinde);
 ${TS_ROUTE('requireAuth')}
 await ${LISTEN};
-console.log('ready', issuer());
+console.log('ready', process.version, issuer());
 `;
 
 const CTS_BODY = `
@@ -129,5 +129,5 @@ type GuardRequirement = kinde.GuardRequirement;
 const app = Fastify();
 app.register(kinde.fastifyKinde);
 ${TS_ROUTE('kinde.requireAuth')}
-${LISTEN}.then(() => console.log('ready', issuer()));
+${LISTEN}.then(() => console.log('ready', process.version, issuer()));
 `;

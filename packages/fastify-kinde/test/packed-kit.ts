@@ -5,8 +5,8 @@
  * suite run on Node 22 or 24 installs and starts the scratch apps on that same Node.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 /** What `npm pack --json` reports for one package. */
 export interface Packed {
@@ -20,6 +20,13 @@ export interface Packed {
 }
 
 /**
+ * Not passed on: the caller's working directory, its NODE_ENV (the emulator runs only in development),
+ * and c8's coverage directory (the scratch processes run none of the workspace's files, and tsc's
+ * coverage alone would be hundreds of megabytes).
+ */
+const DROPPED = new Set(['INIT_CWD', 'NODE_ENV', 'NODE_V8_COVERAGE']);
+
+/**
  * The environment of a child: the parent's, without the `npm_*` variables that `npm test` sets for
  * this workspace (prefix, workspace, package fields), which would leak the monorepo into the scratch
  * install. The running Node comes first on PATH; native addons build against its headers.
@@ -27,7 +34,7 @@ export interface Packed {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(key) && key !== 'INIT_CWD' && key !== 'NODE_ENV') env[key] = value;
+    if (!/^npm_/i.test(key) && !DROPPED.has(key)) env[key] = value;
   }
   const bin = dirname(process.execPath);
   env.PATH = `${bin}:${process.env.PATH ?? ''}`;
@@ -142,4 +149,89 @@ export function start(
       );
     });
   });
+}
+
+/** The fields of a package.json the test reads. */
+export interface Manifest {
+  name: string;
+  version: string;
+  description?: string;
+  keywords?: string[];
+  license?: string;
+  author?: string;
+  type?: string;
+  engines?: { node?: string };
+  sideEffects?: boolean | string[];
+  main?: string;
+  types?: string;
+  exports?: Record<string, unknown>;
+  bin?: Record<string, string>;
+  scripts?: Record<string, string>;
+}
+
+/** Every file path an `exports` map can resolve to (all conditions), by subpath. */
+function exportTargets(exports: Record<string, unknown>): Map<string, string[]> {
+  const leaves = (value: unknown): string[] =>
+    typeof value === 'string' ? [value] : Object.values(value as Record<string, unknown>).flatMap(leaves);
+  return new Map(Object.entries(exports).map(([subpath, value]) => [subpath, leaves(value)]));
+}
+
+/** The tarball's files, its manifest, and the failures found in it. */
+export function inspect(packed: Packed, unpackDir: string): { manifest: Manifest; problems: string[] } {
+  mkdirSync(unpackDir, { recursive: true });
+  run('tar', ['-xzf', packed.tarball, '-C', unpackDir], unpackDir);
+  const root = join(unpackDir, 'package');
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest;
+  const has = new Set(packed.files);
+  const problems: string[] = [];
+  for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
+    if (!has.has(file)) problems.push(`${file} is not in the tarball`);
+  for (const file of packed.files) {
+    if (file.startsWith('dist/test/') || file.endsWith('.tsbuildinfo')) problems.push(`${file} is shipped`);
+    // Source maps ship with the sources they point at, so stack traces and "go to definition" work.
+    if (file.endsWith('.map')) {
+      const map = JSON.parse(readFileSync(join(root, file), 'utf8')) as {
+        sources: string[];
+        sourceRoot?: string;
+      };
+      for (const source of map.sources) {
+        const target = relative(root, join(root, dirname(file), map.sourceRoot ?? '', source));
+        if (!has.has(target)) problems.push(`${file} points at ${target}, which is not shipped`);
+      }
+    }
+    // A compiled file whose source is gone is a leftover of an earlier build.
+    const compiled = /^dist\/(src\/.*)\.(js|d\.ts)$/.exec(file);
+    if (compiled && !has.has(`${compiled[1]}.ts`))
+      problems.push(`${file} has no source (stale build output)`);
+  }
+  const meta: Array<[string, unknown]> = [
+    ['description', manifest.description],
+    ['license', manifest.license === 'MIT' ? 'MIT' : undefined],
+    ['author', manifest.author],
+    ['keywords', manifest.keywords?.length ? manifest.keywords : undefined],
+    ['engines.node', manifest.engines?.node],
+    ['type "module"', manifest.type === 'module' ? 'module' : undefined],
+    ['sideEffects', manifest.sideEffects],
+    ['scripts.prepack', manifest.scripts?.prepack],
+    ['exports["./package.json"]', manifest.exports?.['./package.json']],
+  ];
+  for (const [field, value] of meta) if (value === undefined) problems.push(`package.json has no ${field}`);
+  if (Array.isArray(manifest.sideEffects)) {
+    for (const file of manifest.sideEffects)
+      if (!has.has(file.replace(/^\.\//, '')))
+        problems.push(`sideEffects names ${file}, which is not shipped`);
+  }
+  const targets = [...exportTargets(manifest.exports ?? {}).values()].flat();
+  for (const target of [manifest.main, manifest.types, ...targets, ...Object.values(manifest.bin ?? {})]) {
+    if (target !== undefined && !has.has(target.replace(/^\.\//, '')))
+      problems.push(`${target} is not shipped`);
+  }
+  return { manifest, problems };
+}
+
+/** The subpaths a user imports as modules (not `./package.json` or JSON files). */
+export function moduleSubpaths(manifest: Manifest): string[] {
+  return [...exportTargets(manifest.exports ?? {})]
+    .filter(([subpath, files]) => subpath !== '.' && files.some((f) => /\.(m|c)?js$/.test(f)))
+    .map(([subpath]) => `${manifest.name}/${subpath.slice(2)}`);
 }

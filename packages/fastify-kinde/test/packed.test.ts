@@ -9,102 +9,18 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { freePort, HttpClient, login } from 'test-kit';
 import { scratchFiles } from './packed-apps.js';
-import { type Packed, pack, run, type Started, start } from './packed-kit.js';
+import { inspect, type Manifest, moduleSubpaths, pack, run, type Started, start } from './packed-kit.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const BIN = (pkg: string, path: string) => join(ROOT, 'node_modules', pkg, path);
 const version = (pkg: string) =>
   (JSON.parse(readFileSync(BIN(pkg, 'package.json'), 'utf8')) as { version: string }).version;
-
-interface Manifest {
-  name: string;
-  version: string;
-  description?: string;
-  keywords?: string[];
-  license?: string;
-  author?: string;
-  type?: string;
-  engines?: { node?: string };
-  sideEffects?: boolean | string[];
-  main?: string;
-  types?: string;
-  exports?: Record<string, unknown>;
-  bin?: Record<string, string>;
-  scripts?: Record<string, string>;
-}
-
-/** Every file path an `exports` map can resolve to (all conditions), by subpath. */
-function exportTargets(exports: Record<string, unknown>): Map<string, string[]> {
-  const leaves = (value: unknown): string[] =>
-    typeof value === 'string' ? [value] : Object.values(value as Record<string, unknown>).flatMap(leaves);
-  return new Map(Object.entries(exports).map(([subpath, value]) => [subpath, leaves(value)]));
-}
-
-/** The tarball's files, its manifest, and the failures found in it. */
-function inspect(packed: Packed, unpackDir: string): { manifest: Manifest; problems: string[] } {
-  mkdirSync(unpackDir, { recursive: true });
-  run('tar', ['-xzf', packed.tarball, '-C', unpackDir], unpackDir);
-  const root = join(unpackDir, 'package');
-  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest;
-  const has = new Set(packed.files);
-  const problems: string[] = [];
-  for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'])
-    if (!has.has(file)) problems.push(`${file} is not in the tarball`);
-  for (const file of packed.files) {
-    if (file.startsWith('dist/test/') || file.endsWith('.tsbuildinfo')) problems.push(`${file} is shipped`);
-    // Source maps ship with the sources they point at, so stack traces and "go to definition" work.
-    if (file.endsWith('.map')) {
-      const map = JSON.parse(readFileSync(join(root, file), 'utf8')) as {
-        sources: string[];
-        sourceRoot?: string;
-      };
-      for (const source of map.sources) {
-        const target = relative(root, join(root, dirname(file), map.sourceRoot ?? '', source));
-        if (!has.has(target)) problems.push(`${file} points at ${target}, which is not shipped`);
-      }
-    }
-    // A compiled file whose source is gone is a leftover of an earlier build.
-    const compiled = /^dist\/(src\/.*)\.(js|d\.ts)$/.exec(file);
-    if (compiled && !has.has(`${compiled[1]}.ts`))
-      problems.push(`${file} has no source (stale build output)`);
-  }
-  const meta: Array<[string, unknown]> = [
-    ['description', manifest.description],
-    ['license', manifest.license === 'MIT' ? 'MIT' : undefined],
-    ['author', manifest.author],
-    ['keywords', manifest.keywords?.length ? manifest.keywords : undefined],
-    ['engines.node', manifest.engines?.node],
-    ['type "module"', manifest.type === 'module' ? 'module' : undefined],
-    ['sideEffects', manifest.sideEffects],
-    ['scripts.prepack', manifest.scripts?.prepack],
-    ['exports["./package.json"]', manifest.exports?.['./package.json']],
-  ];
-  for (const [field, value] of meta) if (value === undefined) problems.push(`package.json has no ${field}`);
-  if (Array.isArray(manifest.sideEffects)) {
-    for (const file of manifest.sideEffects)
-      if (!has.has(file.replace(/^\.\//, '')))
-        problems.push(`sideEffects names ${file}, which is not shipped`);
-  }
-  const targets = [...exportTargets(manifest.exports ?? {}).values()].flat();
-  for (const target of [manifest.main, manifest.types, ...targets, ...Object.values(manifest.bin ?? {})]) {
-    if (target !== undefined && !has.has(target.replace(/^\.\//, '')))
-      problems.push(`${target} is not shipped`);
-  }
-  return { manifest, problems };
-}
-
-/** The subpaths a user imports as modules (not `./package.json` or JSON files). */
-function moduleSubpaths(manifest: Manifest): string[] {
-  return [...exportTargets(manifest.exports ?? {})]
-    .filter(([subpath, files]) => subpath !== '.' && files.some((f) => /\.(m|c)?js$/.test(f)))
-    .map(([subpath]) => `${manifest.name}/${subpath.slice(2)}`);
-}
 
 test('the packed packages install, type-check, bundle and sign in outside the repository', {
   timeout: 600_000,
@@ -243,8 +159,9 @@ test('the packed packages install, type-check, bundle and sign in outside the re
         SESSION_SECRET: randomBytes(32).toString('hex'),
         SESSION_SQLITE_PATH: join(app, '.data', `${variant}.db`),
       };
-      const server = await start(process.execPath, [entry], app, env, /^ready\b/m);
+      const server = await start(process.execPath, [entry], app, env, /^ready (\S+)/m);
       running.push(server);
+      assert.equal(server.match[1], process.version, 'the app runs on the Node that runs the tests');
       try {
         const client = new HttpClient();
         assert.equal((await client.request(`${site}/`)).status, 401);
