@@ -32,7 +32,7 @@ export interface SqliteConnection {
 
 /** The part of either driver's statement object the adapter calls. */
 interface NativeStatement {
-  run(...params: unknown[]): { changes: number | bigint };
+  run(...params: unknown[]): { changes: number };
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
 }
@@ -48,9 +48,12 @@ const require = createRequire(import.meta.url);
 /** Loads the driver's database class, with an error that says what to install or upgrade. */
 function loadDriver(driver: SqliteDriverName): new (path: string) => NativeDatabase {
   try {
-    if (driver === 'node:sqlite')
-      return (require('node:sqlite') as typeof import('node:sqlite')).DatabaseSync;
-    return require('better-sqlite3') as new (
+    // node:sqlite types `changes` as number | bigint; it is a bigint only with readBigInts, off here.
+    const native =
+      driver === 'node:sqlite'
+        ? (require('node:sqlite') as typeof import('node:sqlite')).DatabaseSync
+        : require('better-sqlite3');
+    return native as new (
       path: string,
     ) => NativeDatabase;
   } catch (cause) {
@@ -65,13 +68,13 @@ function loadDriver(driver: SqliteDriverName): new (path: string) => NativeDatab
   }
 }
 
-/** Wraps a native statement so both drivers answer alike (`changes` a number, rows or undefined). */
+/**
+ * Both drivers' statements already answer alike: `changes` a number (neither reads big integers
+ * unless asked), a row object or undefined. So the native statement is used as it is, with no
+ * wrapper call on the hot path.
+ */
 function statement<Row>(native: NativeStatement): SqliteStatement<Row> {
-  return {
-    run: (...params) => ({ changes: Number(native.run(...params).changes) }),
-    get: (...params) => native.get(...params) as Row | undefined,
-    all: (...params) => native.all(...params) as Row[],
-  };
+  return native as SqliteStatement<Row>;
 }
 
 /**
