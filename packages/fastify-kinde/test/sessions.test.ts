@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HttpClient, login } from 'test-kit';
+import { resolveConfig } from '../src/config.js';
 import { KindeAuthError, sqliteSessionStore } from '../src/index.js';
 import { createCookieSigner } from '../src/session/signer.js';
 import { SQLITE_DRIVERS } from '../src/session/sqlite-driver.js';
@@ -145,6 +146,21 @@ describe('SQLite store drivers', () => {
         e instanceof KindeAuthError &&
         e.code === 'ERR_CONFIG' &&
         e.message === '"driver" must be "node:sqlite" or "better-sqlite3"; got "sqlite3"',
+    );
+  });
+
+  test('SESSION_SQLITE_DRIVER is read with the other variables, and a wrong one stops registration', () => {
+    const base = { issuerUrl: 'http://127.0.0.1:1', clientId: 'c', siteUrl: 'http://127.0.0.1:2' };
+    assert.deepEqual(resolveConfig({ ...base, env: {} }).store, {
+      kind: 'sqlite',
+      path: '.data/sessions.db',
+      driver: 'node:sqlite',
+    });
+    const chosen = resolveConfig({ ...base, env: { SESSION_SQLITE_DRIVER: 'better-sqlite3' } }).store;
+    assert.equal((chosen as { driver?: string }).driver, 'better-sqlite3');
+    assert.throws(
+      () => resolveConfig({ ...base, env: { SESSION_SQLITE_DRIVER: 'sqlite' } }),
+      /^KindeAuthError: SESSION_SQLITE_DRIVER must be "node:sqlite" or "better-sqlite3"; got "sqlite"$/,
     );
   });
 
