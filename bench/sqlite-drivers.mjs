@@ -69,7 +69,9 @@ const fmt = (x) => Math.round(x).toLocaleString('en-US').padStart(11);
 
 console.log(`Node ${process.version}, ${ROUNDS} rounds × ${ROUND_MS} ms per cell, medians`);
 const ratioOf = (samples) => median(samples[DRIVERS[0]].map((a, i) => a / samples[DRIVERS[1]][i]));
-console.log(`${'operation'.padEnd(10)} ${'node:sqlite'.padStart(11)} ${'better-sqlite3'.padStart(14)}  ratio`);
+console.log(
+  `${'operation'.padEnd(10)} ${'node:sqlite'.padStart(11)} ${'better-sqlite3'.padStart(14)}  ratio`,
+);
 try {
   for (const [name, op] of Object.entries(OPERATIONS)) {
     for (const driver of DRIVERS) measure(op, stores[driver], 50); // warm-up
