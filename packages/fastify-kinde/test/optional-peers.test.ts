@@ -20,6 +20,13 @@ const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8'))
 };
 const OPTIONAL = ['better-sqlite3', 'ioredis', 'pg'];
 
+/** The folder of `name`'s package.json, wherever the workspace hoisted it. */
+function packageFolder(name: string): string {
+  let folder = dirname(createRequire(join(PACKAGE, 'package.json')).resolve(name));
+  while (!folder.endsWith(join('node_modules', name))) folder = dirname(folder);
+  return folder;
+}
+
 /** A scratch app: node_modules/fastify-kinde (a copy) and links to the required dependencies. */
 function scratchApp(): string {
   const app = mkdtempSync(join(tmpdir(), 'kinde-optional-peers-'));
@@ -28,13 +35,9 @@ function scratchApp(): string {
   mkdirSync(own, { recursive: true });
   cpSync(join(PACKAGE, 'package.json'), join(own, 'package.json'));
   cpSync(join(PACKAGE, 'dist', 'src'), join(own, 'dist', 'src'), { recursive: true });
-  const resolve = createRequire(join(PACKAGE, 'package.json')).resolve;
   for (const name of [...Object.keys(manifest.dependencies), 'fastify']) {
-    // The folder of the dependency's package.json, wherever the workspace hoisted it.
-    let folder = dirname(resolve(name));
-    while (!folder.endsWith(join('node_modules', name))) folder = dirname(folder);
     mkdirSync(dirname(join(modules, name)), { recursive: true });
-    symlinkSync(folder, join(modules, name), 'dir');
+    symlinkSync(packageFolder(name), join(modules, name), 'dir');
   }
   return app;
 }
@@ -85,5 +88,38 @@ describe('an app without the optional store clients', () => {
       redis: 'ERR_CONFIG: The Redis session store needs the "ioredis" package: npm install ioredis',
       postgres: 'ERR_CONFIG: The PostgreSQL session store needs the "pg" package: npm install pg',
     });
+  });
+});
+
+describe('an app whose better-sqlite3 install script did not run (npm 12 without allowScripts)', () => {
+  const app = scratchApp();
+  after(() => rmSync(app, { recursive: true, force: true }));
+
+  test('the better-sqlite3 driver says to rebuild it with its script allowed', () => {
+    // The package as npm leaves it when it skips the install script: everything but the built addon.
+    const target = join(app, 'node_modules', 'better-sqlite3');
+    const source = packageFolder('better-sqlite3');
+    for (const entry of ['package.json', 'lib'])
+      cpSync(join(source, entry), join(target, entry), { recursive: true });
+    const own = createRequire(join(source, 'package.json'));
+    for (const name of ['bindings', 'file-uri-to-path']) {
+      let folder = dirname(own.resolve(name));
+      while (!folder.endsWith(join('node_modules', name))) folder = dirname(folder);
+      symlinkSync(folder, join(app, 'node_modules', name), 'dir');
+    }
+    const { NODE_PATH: _, SESSION_SQLITE_DRIVER: __, ...env } = process.env;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', SCRIPT], {
+      cwd: app,
+      env,
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    assert.equal(run.status, 0, run.stderr);
+    const outcome = JSON.parse(run.stdout) as Record<string, string>;
+    assert.equal(outcome.sqliteDefault, 'ok');
+    assert.equal(
+      outcome.betterSqlite3,
+      `ERR_CONFIG: better-sqlite3 is installed but its native addon does not load in Node.js ${process.version} (built for another Node, or its install script did not run): npm rebuild better-sqlite3, with its install script allowed (npm install-scripts approve better-sqlite3)`,
+    );
   });
 });

@@ -45,6 +45,16 @@ interface NativeDatabase {
 
 const require = createRequire(import.meta.url);
 
+/** better-sqlite3 is there but its addon is not: built for another Node, or never built. */
+function addonMissing(cause: unknown): KindeAuthError {
+  return new KindeAuthError(
+    'ERR_CONFIG',
+    `better-sqlite3 is installed but its native addon does not load in Node.js ${process.version} (built for another Node, or its install script did not run): npm rebuild better-sqlite3, with its install script allowed (npm install-scripts approve better-sqlite3)`,
+    {},
+    { cause },
+  );
+}
+
 /** Loads the driver's database class, with an error that says what to install or upgrade. */
 function loadDriver(driver: SqliteDriverName): new (path: string) => NativeDatabase {
   try {
@@ -57,14 +67,28 @@ function loadDriver(driver: SqliteDriverName): new (path: string) => NativeDatab
       path: string,
     ) => NativeDatabase;
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
+    if (driver === 'better-sqlite3' && (cause as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND')
+      throw addonMissing(cause);
     const message =
       driver === 'node:sqlite'
         ? `The SQLite session store's driver "node:sqlite" needs Node.js 22.13 or later (this is ${process.version}); upgrade Node, or install better-sqlite3 and set driver "better-sqlite3" (SESSION_SQLITE_DRIVER=better-sqlite3)`
-        : code === 'MODULE_NOT_FOUND'
-          ? 'The SQLite session store\'s driver "better-sqlite3" needs the "better-sqlite3" package: npm install better-sqlite3 (and allow its install script: npm install-scripts approve better-sqlite3), or use the built-in driver "node:sqlite"'
-          : `better-sqlite3 is installed but its native addon does not load in Node.js ${process.version} (built for another Node, or its install script did not run): npm rebuild better-sqlite3, with its install script allowed (npm install-scripts approve better-sqlite3)`;
+        : 'The SQLite session store\'s driver "better-sqlite3" needs the "better-sqlite3" package: npm install better-sqlite3 (and allow its install script: npm install-scripts approve better-sqlite3), or use the built-in driver "node:sqlite"';
     throw new KindeAuthError('ERR_CONFIG', message, {}, { cause });
+  }
+}
+
+/**
+ * Opens the file. better-sqlite3 loads its addon at the first open, not when it is required, so a
+ * missing or mismatched addon shows here: any error that is not SQLite's own (SQLITE_CANTOPEN, …).
+ */
+function openNative(driver: SqliteDriverName, Database: new (path: string) => NativeDatabase, path: string) {
+  try {
+    return new Database(path);
+  } catch (cause) {
+    const code = (cause as { code?: unknown }).code;
+    if (driver === 'better-sqlite3' && !(typeof code === 'string' && code.startsWith('SQLITE_')))
+      throw addonMissing(cause);
+    throw cause;
   }
 }
 
@@ -113,7 +137,7 @@ export function openSqlite(driver: SqliteDriverName, path: string, busyTimeoutMs
   const release = claim(driver, path);
   let db: NativeDatabase;
   try {
-    db = new Database(path);
+    db = openNative(driver, Database, path);
   } catch (error) {
     release();
     throw error;
