@@ -6,7 +6,7 @@ import { KindeAuthError } from '../errors.js';
 /** Which SQLite binding the store talks through. */
 export type SqliteDriverName = 'node:sqlite' | 'better-sqlite3';
 
-/** The drivers {@link sqliteSessionStore} knows, in the order they are described in errors. */
+/** The drivers the SQLite session store can run on; the first is the default. */
 export const SQLITE_DRIVERS: readonly SqliteDriverName[] = ['node:sqlite', 'better-sqlite3'];
 
 /** A prepared statement, the same for both drivers. */
