@@ -9,11 +9,11 @@ await build({
   bundle: true,
   platform: 'node',
   format: 'esm',
-  target: 'node20',
+  target: 'node22',
   sourcemap: 'linked',
-  // better-sqlite3 loads its native addon, @fastify/swagger-ui serves its own files, ioredis is
-  // loaded only for a Redis store.
-  external: ['better-sqlite3', '@fastify/swagger-ui', 'ioredis'],
+  // better-sqlite3 loads its native addon, @fastify/swagger-ui serves its own files; ioredis, pg and
+  // better-sqlite3 are optional peers of fastify-kinde, loaded only for their store.
+  external: ['better-sqlite3', '@fastify/swagger-ui', 'ioredis', 'pg'],
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },

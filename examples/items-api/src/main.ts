@@ -56,7 +56,7 @@ function devSessionSecret(): string {
 interface Embedded {
   kinde: KindeOptions;
   docsClientId: string;
-  /** Resolves when the emulator listens; its RSA key is made meanwhile, so the app does not wait for it. */
+  /** Resolves when the emulator listens; its RSA key is made while the app is built. */
   ready: Promise<{ close: () => Promise<void> }>;
   users: string[];
 }
@@ -102,13 +102,19 @@ async function main(): Promise<void> {
     app = await buildApp({
       kinde: embedded?.kinde ?? {},
       logger: { level: process.env.LOG_LEVEL ?? 'warn' },
+      // The docs' Authorize button signs in as the embedded emulator's public docs client;
+      // with real Kinde, KINDE_DOCS_CLIENT_ID names yours.
+      ...(embedded ? { docsClientId: embedded.docsClientId } : {}),
     });
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     process.exit(1);
   }
-  await app.listen({ port, host }).catch((e: unknown) => portInUse(e, 'items API', port));
+  // In order: the app starts once its identity provider listens, so the plugin's discovery
+  // warm-up finds it (and no "not reachable yet" warning is logged). The emulator's key was being
+  // made while the app was built.
   const emulator = await embedded?.ready;
+  await app.listen({ port, host }).catch((e: unknown) => portInUse(e, 'items API', port));
 
   console.log(`items API      ${siteUrl}  (docs: ${siteUrl}/docs, login: ${siteUrl}/api/auth/login)`);
   if (embedded) {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
+import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
 
 /** Paths of the auth routes; each may be changed. */
@@ -47,7 +48,8 @@ export interface KindeOptions {
   sessionSecret?: string | string[];
   /**
    * Where sessions live: a store, or `SESSION_STORE` (`sqlite`, the default, in `SESSION_SQLITE_PATH`
-   * or `.data/sessions.db`; `memory`; `redis`, at `REDIS_URL`, keys prefixed by `REDIS_KEY_PREFIX`
+   * or `.data/sessions.db`, through `SESSION_SQLITE_DRIVER` (`node:sqlite`, the default, or
+   * `better-sqlite3`); `memory`; `redis`, at `REDIS_URL`, keys prefixed by `REDIS_KEY_PREFIX`
    * (default `kinde:`), a local read cache of `REDIS_LOCAL_CACHE` entries (default 0: off), each
    * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000); `postgres`,
    * at `DATABASE_URL`, in the table `kinde_sessions`).
@@ -102,7 +104,7 @@ export interface KindeConfig {
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
 export type BuiltInStore =
-  | { kind: 'sqlite'; path: string }
+  | { kind: 'sqlite'; path: string; driver: SqliteDriverName }
   | { kind: 'memory' }
   | { kind: 'redis'; url: string; prefix: string; localCacheEntries: number; localCacheMaxAgeMs: number }
   | { kind: 'postgres'; connectionString: string };
@@ -232,7 +234,10 @@ function resolveStore(
   if (typeof option === 'object') return option;
   const kind = option ?? env.SESSION_STORE ?? 'sqlite';
   if (kind === 'memory') return { kind };
-  if (kind === 'sqlite') return { kind, path: env.SESSION_SQLITE_PATH || '.data/sessions.db' };
+  if (kind === 'sqlite') {
+    const driver = sqliteDriver(env.SESSION_SQLITE_DRIVER, 'SESSION_SQLITE_DRIVER');
+    return { kind, path: env.SESSION_SQLITE_PATH || '.data/sessions.db', driver };
+  }
   if (kind === 'redis') return redisStore(env);
   if (kind === 'postgres') return postgresStore(env);
   fail(

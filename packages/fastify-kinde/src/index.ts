@@ -35,8 +35,11 @@ export {
   redisSessionStore,
 } from './session/redis.js';
 export {
+  type SqliteConnection,
+  type SqliteDriverName,
   type SqliteSessionStore,
   type SqliteSessionStoreOptions,
+  type SqliteStatement,
   sqliteSessionStore,
 } from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';

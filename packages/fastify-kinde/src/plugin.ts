@@ -66,7 +66,9 @@ function makeStore(kind: BuiltInStore): SessionStore {
     });
   }
   if (kind.kind === 'postgres') return postgresSessionStore({ connectionString: kind.connectionString });
-  return kind.kind === 'memory' ? memorySessionStore() : sqliteSessionStore({ path: kind.path });
+  return kind.kind === 'memory'
+    ? memorySessionStore()
+    : sqliteSessionStore({ path: kind.path, driver: kind.driver });
 }
 
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */

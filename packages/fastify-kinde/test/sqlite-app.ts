@@ -1,17 +1,17 @@
 /**
  * One app instance for the multi-process SQLite tests, run as a forked child:
- * `node sqlite-app.js <issuerUrl> <sqlitePath> <port>`. The real plugin on the real SQLite store,
+ * `node sqlite-app.js <issuerUrl> <sqlitePath> <port> <driver>`. The real plugin on the real SQLite store,
  * with `/` (signed in), `/profile` (fetches and stores the user profile) and `/whoami`. Tells its
  * parent `ready` over IPC, and ends when the parent goes away.
  */
 import Fastify from 'fastify';
 import { defaultDirectory } from 'kinde-emulator';
-import fastifyKinde, { requireAuth, sqliteSessionStore } from '../src/index.js';
+import fastifyKinde, { requireAuth, type SqliteDriverName, sqliteSessionStore } from '../src/index.js';
 import { SECRET } from './setup.js';
 
-const [issuerUrl, path, port] = process.argv.slice(2);
-if (issuerUrl === undefined || path === undefined || port === undefined) {
-  throw new Error('usage: sqlite-app.js <issuerUrl> <sqlitePath> <port>');
+const [issuerUrl, path, port, driver] = process.argv.slice(2);
+if (issuerUrl === undefined || path === undefined || port === undefined || driver === undefined) {
+  throw new Error('usage: sqlite-app.js <issuerUrl> <sqlitePath> <port> <node:sqlite|better-sqlite3>');
 }
 const application = defaultDirectory().applications[0]!;
 const siteUrl = `http://127.0.0.1:${port}`;
@@ -22,7 +22,7 @@ await app.register(fastifyKinde, {
   clientSecret: application.clientSecret,
   siteUrl,
   sessionSecret: SECRET,
-  sessionStore: sqliteSessionStore({ path }),
+  sessionStore: sqliteSessionStore({ path, driver: driver as SqliteDriverName }),
   env: {},
 });
 app.get('/', { onRequest: requireAuth() }, (request) => ({ token: request.kinde.getAccessToken() }));

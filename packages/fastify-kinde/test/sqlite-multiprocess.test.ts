@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { startEmulator } from 'kinde-emulator';
 import { freePort, HttpClient, login } from 'test-kit';
+import type { SqliteDriverName } from '../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./sqlite-app.js', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
@@ -23,9 +24,9 @@ interface Instance {
 }
 
 /** Forks one app process on `path`; resolves when it listens, rejects (with its stderr) when it cannot. */
-async function startInstance(issuerUrl: string, path: string): Promise<Instance> {
+async function startInstance(issuerUrl: string, path: string, driver: SqliteDriverName): Promise<Instance> {
   const port = await freePort();
-  const child = fork(FIXTURE, [issuerUrl, path, String(port)], {
+  const child = fork(FIXTURE, [issuerUrl, path, String(port), driver], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
   let stderr = '';
@@ -88,8 +89,14 @@ async function signIn(via: Instance): Promise<{ cookie: string; id: string }> {
   return { cookie: `kinde_session=${value}`, id: signed.slice(0, signed.lastIndexOf('.')) };
 }
 
-for (const count of [2, 4]) {
-  describe(`${count} processes on one SQLite file`, () => {
+// Two processes on the default driver; four alternating between the drivers, on one file.
+const RUNS: { count: number; drivers: SqliteDriverName[] }[] = [
+  { count: 2, drivers: ['node:sqlite'] },
+  { count: 4, drivers: ['node:sqlite', 'better-sqlite3'] },
+];
+
+for (const { count, drivers } of RUNS) {
+  describe(`${count} processes on one SQLite file (${drivers.join(' and ')})`, () => {
     let emulator: Awaited<ReturnType<typeof startEmulator>>;
     let dir: string;
     let path: string;
@@ -114,7 +121,9 @@ for (const count of [2, 4]) {
       path = join(dir, 'sessions.db');
       // All at once on a new file, as a cluster starts.
       instances = await Promise.all(
-        Array.from({ length: count }, () => startInstance(emulator.issuerUrl, path)),
+        Array.from({ length: count }, (_, i) =>
+          startInstance(emulator.issuerUrl, path, drivers[i % drivers.length]!),
+        ),
       );
     });
     after(async () => {

@@ -8,6 +8,7 @@ import {
   redisSessionStore,
   sqliteSessionStore,
 } from '../src/index.js';
+import { SQLITE_DRIVERS } from '../src/session/sqlite-driver.js';
 import { runStoreContract } from '../src/testing/store-contract.js';
 import { DATABASE_URL, dropTables, postgresMissing } from './postgres-kit.js';
 import { REDIS_URL, redisMissing, removeKeys } from './redis-kit.js';
@@ -56,18 +57,21 @@ runStoreContract({
 });
 
 // One file opened by two instances is what two processes on one host do.
-const sqliteFile = (scope: string) => join(tmpdir(), `kinde-contract-${scope}.db`);
-runStoreContract({
-  name: 'SQLite, one file',
-  create: (scope) => sqliteSessionStore({ path: sqliteFile(scope) }),
-  cleanup(scope) {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(sqliteFile(scope) + suffix, { force: true });
-  },
-  shared: true,
-  persistent: true,
-  describe,
-  test,
-});
+for (const driver of SQLITE_DRIVERS) {
+  const sqliteFile = (scope: string) =>
+    join(tmpdir(), `kinde-contract-${driver.replace(':', '-')}-${scope}.db`);
+  runStoreContract({
+    name: `SQLite (${driver}), one file`,
+    create: (scope) => sqliteSessionStore({ path: sqliteFile(scope), driver }),
+    cleanup(scope) {
+      for (const suffix of ['', '-wal', '-shm']) rmSync(sqliteFile(scope) + suffix, { force: true });
+    },
+    shared: true,
+    persistent: true,
+    describe,
+    test,
+  });
+}
 
 runStoreContract({
   name: 'Redis, local cache on',

@@ -90,9 +90,18 @@ const noop = () => {};
 
 export type { RedisLocalCacheOptions };
 
-/** ioredis, loaded when a Redis store is made: apps on another store do not pay for it at start-up. */
+/** ioredis, loaded when a Redis store makes its own client: it is an optional peer dependency. */
 function loadIoredis(): typeof import('ioredis') {
-  return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  try {
+    return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  } catch (cause) {
+    throw new KindeAuthError(
+      'ERR_CONFIG',
+      'The Redis session store needs the "ioredis" package: npm install ioredis',
+      {},
+      { cause },
+    );
+  }
 }
 
 /** A client that fails fast during an outage and reconnects on its own. */

@@ -1,9 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { GenerationalCache } from '../cache.js';
 import { KindeAuthError } from '../errors.js';
 import { randomId } from './record.js';
+import {
+  isBusy,
+  openSqlite,
+  type SqliteConnection,
+  type SqliteDriverName,
+  type SqliteStatement,
+  sqliteDriver,
+} from './sqlite-driver.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link sqliteSessionStore}. */
@@ -24,14 +31,22 @@ export interface SqliteSessionStoreOptions {
    * call fails with `ERR_STORE_UNAVAILABLE` (503). The wait blocks the event loop. Default 1,000.
    */
   busyTimeoutMs?: number;
+  /**
+   * The SQLite binding. `node:sqlite` (the default) is built into Node.js: nothing to install and
+   * no install script to allow; on Node 22 Node prints one `ExperimentalWarning` for it per
+   * process, on 24 none. `better-sqlite3` needs that package installed and its install script
+   * allowed (it compiles a native addon for the Node that runs it). Both share the same SQL and
+   * may open the same file together. Default `SESSION_SQLITE_DRIVER`, else `node:sqlite`.
+   */
+  driver?: SqliteDriverName;
 }
 
 /** The SQLite store: a {@link SessionStore} with `replace` and leases, safe for many processes on one file. */
 export interface SqliteSessionStore<T extends object = object> extends SessionStore<T> {
   /** Deletes expired rows and leases, and trims the change log; answers how many sessions went. */
   sweep(): number;
-  /** The better-sqlite3 connection. */
-  readonly database: Database.Database;
+  /** The connection, through the same small interface whichever driver runs it. */
+  readonly database: SqliteConnection;
   get(id: string): StoreEntry<T> | undefined;
   set(id: string, value: T, ttlMs: number): void;
   touch(id: string, ttlMs: number): void;
@@ -41,6 +56,8 @@ export interface SqliteSessionStore<T extends object = object> extends SessionSt
   unlock(id: string, token: string): void;
   close(): void;
 }
+
+export type { SqliteConnection, SqliteDriverName, SqliteStatement };
 
 interface Row {
   value: string;
@@ -64,49 +81,46 @@ CREATE TABLE IF NOT EXISTS kinde_session_leases (
   id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;`;
 
 /** Opens the file in WAL mode (readers never wait for the writer) and creates the tables. */
-function open(path: string, busyTimeoutMs: number): Database.Database {
+function open(driver: SqliteDriverName, path: string, busyTimeoutMs: number): SqliteConnection {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { timeout: busyTimeoutMs });
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  // In one write transaction taken up front: processes starting together wait for each other.
-  db.transaction(() => db.exec(SCHEMA)).immediate();
+  const db = openSqlite(driver, path, busyTimeoutMs);
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    // In one write transaction taken up front: processes starting together wait for each other.
+    db.immediate(() => db.exec(SCHEMA));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
   return db;
 }
 
-function statements(db: Database.Database) {
+function statements(db: SqliteConnection) {
   return {
-    select: db.prepare<[string, number], Row>(
-      'SELECT value, expires_at FROM kinde_sessions WHERE id = ? AND expires_at > ?',
-    ),
-    upsert: db.prepare<[string, string, number]>(
+    select: db.prepare<Row>('SELECT value, expires_at FROM kinde_sessions WHERE id = ? AND expires_at > ?'),
+    upsert: db.prepare(
       'INSERT INTO kinde_sessions (id, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at',
     ),
-    update: db.prepare<[string, number, string, number]>(
-      'UPDATE kinde_sessions SET value = ?, expires_at = ? WHERE id = ? AND expires_at > ?',
-    ),
-    extend: db.prepare<[number, string, number]>(
-      'UPDATE kinde_sessions SET expires_at = ? WHERE id = ? AND expires_at > ?',
-    ),
-    remove: db.prepare<[string, number]>('DELETE FROM kinde_sessions WHERE id = ? AND expires_at > ?'),
-    removeAny: db.prepare<[string]>('DELETE FROM kinde_sessions WHERE id = ?'),
-    expired: db.prepare<[number]>('DELETE FROM kinde_sessions WHERE expires_at <= ?'),
-    logChange: db.prepare<[string]>('INSERT INTO kinde_session_changes (id) VALUES (?)'),
-    changesSince: db.prepare<[number], Change>(
-      'SELECT seq, id FROM kinde_session_changes WHERE seq > ? ORDER BY seq',
-    ),
-    lastChange: db.prepare<[], number | null>('SELECT max(seq) FROM kinde_session_changes').pluck(),
-    trimChanges: db.prepare<[number]>(
+    update: db.prepare('UPDATE kinde_sessions SET value = ?, expires_at = ? WHERE id = ? AND expires_at > ?'),
+    extend: db.prepare('UPDATE kinde_sessions SET expires_at = ? WHERE id = ? AND expires_at > ?'),
+    remove: db.prepare('DELETE FROM kinde_sessions WHERE id = ? AND expires_at > ?'),
+    removeAny: db.prepare('DELETE FROM kinde_sessions WHERE id = ?'),
+    expired: db.prepare('DELETE FROM kinde_sessions WHERE expires_at <= ?'),
+    logChange: db.prepare('INSERT INTO kinde_session_changes (id) VALUES (?)'),
+    changesSince: db.prepare<Change>('SELECT seq, id FROM kinde_session_changes WHERE seq > ? ORDER BY seq'),
+    lastChange: db.prepare<{ seq: number | null }>('SELECT max(seq) AS seq FROM kinde_session_changes'),
+    trimChanges: db.prepare(
       'DELETE FROM kinde_session_changes WHERE seq <= (SELECT max(seq) FROM kinde_session_changes) - ?',
     ),
-    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
-    lease: db.prepare<[string, string, number, number]>(
+    dataVersion: db.prepare<{ data_version: number }>('PRAGMA data_version'),
+    lease: db.prepare(
       `INSERT INTO kinde_session_leases (id, token, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET token = excluded.token, expires_at = excluded.expires_at
        WHERE kinde_session_leases.expires_at <= ?`,
     ),
-    release: db.prepare<[string, string]>('DELETE FROM kinde_session_leases WHERE id = ? AND token = ?'),
-    expiredLeases: db.prepare<[number]>('DELETE FROM kinde_session_leases WHERE expires_at <= ?'),
+    release: db.prepare('DELETE FROM kinde_session_leases WHERE id = ? AND token = ?'),
+    expiredLeases: db.prepare('DELETE FROM kinde_session_leases WHERE expires_at <= ?'),
   };
 }
 
@@ -116,8 +130,7 @@ function guarded<A extends unknown[], R>(work: (...args: A) => R): (...args: A) 
     try {
       return work(...args);
     } catch (error) {
-      const code = (error as { code?: string }).code ?? '';
-      if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw error;
+      if (!isBusy(error)) throw error;
       throw new KindeAuthError(
         'ERR_STORE_UNAVAILABLE',
         'The session store (SQLite) is locked by another process',
@@ -134,10 +147,11 @@ function guarded<A extends unknown[], R>(work: (...args: A) => R): (...args: A) 
  * when it changed, the ids in the change log since the last look are dropped from the cache.
  */
 function cacheSync<T>(sql: ReturnType<typeof statements>, cache: GenerationalCache<string, StoreEntry<T>>) {
-  let version = sql.dataVersion.get();
-  let seen = sql.lastChange.get() ?? 0;
+  const dataVersion = () => sql.dataVersion.get()?.data_version;
+  let version = dataVersion();
+  let seen = sql.lastChange.get()?.seq ?? 0;
   return () => {
-    const now = sql.dataVersion.get();
+    const now = dataVersion();
     if (now === version) return;
     version = now;
     const changes = sql.changesSince.all(seen);
@@ -151,7 +165,7 @@ function cacheSync<T>(sql: ReturnType<typeof statements>, cache: GenerationalCac
 }
 
 /**
- * The default store: an embedded SQLite database (better-sqlite3) in WAL mode. Reads and writes are
+ * The default store: an embedded SQLite database (`node:sqlite`, or better-sqlite3) in WAL mode. Reads and writes are
  * synchronous, so the request hot path makes no promise; expired rows are swept on a timer.
  *
  * Several processes may share the file (cluster mode, PM2): every write is logged in a change log
@@ -175,7 +189,11 @@ export function sqliteSessionStore<T extends object = object>(
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
     throw new TypeError('"busyTimeoutMs" must be a whole number of milliseconds');
 
-  const db = open(path, busyTimeoutMs);
+  const driver =
+    options.driver === undefined
+      ? sqliteDriver(process.env.SESSION_SQLITE_DRIVER, 'SESSION_SQLITE_DRIVER')
+      : sqliteDriver(options.driver, '"driver"');
+  const db = open(driver, path, busyTimeoutMs);
   const sql = statements(db);
   const cache = new GenerationalCache<string, StoreEntry<T>>(cacheEntries);
   const sync = cacheSync(sql, cache);
@@ -183,11 +201,12 @@ export function sqliteSessionStore<T extends object = object>(
     if (cacheEntries > 0) cache.set(id, entry);
   };
   // A write and its change-log row commit together: no process sees one without the other.
-  const logged = db.transaction((id: string, write: () => number) => {
-    const changes = write();
-    if (changes > 0) sql.logChange.run(id);
-    return changes;
-  }).immediate;
+  const logged = (id: string, write: () => number) =>
+    db.immediate(() => {
+      const changes = write();
+      if (changes > 0) sql.logChange.run(id);
+      return changes;
+    });
 
   const sweep = guarded(() => {
     const now = Date.now();
@@ -270,7 +289,7 @@ export function sqliteSessionStore<T extends object = object>(
     close() {
       clearInterval(timer);
       cache.clear();
-      if (db.open) db.close();
+      db.close();
     },
   };
 }
