@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as managementApi from '@kinde/management-api-js';
 import { decodeJwt } from 'jose';
 import {
@@ -15,11 +12,11 @@ import {
   startEmulator,
 } from '../src/index.js';
 import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, login, REDIRECT, token } from './helpers.js';
+import { overTrustedHttps } from './trusted-https.js';
 
 // @kinde/management-api-js prefixes any domain without "https://" with it, so it only talks https.
 // Node's fetch trusts a local certificate only through NODE_EXTRA_CA_CERTS, read at start-up: the
 // runner's process makes a certificate and runs this file again in a child that trusts it.
-const TLS_DIR = process.env.EMU_MGMT_TLS_DIR;
 
 // The package's .d.ts files import without extensions, so under NodeNext resolution they type as
 // nothing useful: the calls are typed loosely here (the runtime is the package itself).
@@ -41,39 +38,14 @@ const Permissions = sdk.Permissions as Resource;
 const Applications = sdk.Applications as Resource;
 const Environments = sdk.Environments as Resource;
 const FeatureFlags = sdk.FeatureFlags as Resource;
-const skip = existsSync('/usr/bin/openssl') ? false : 'openssl is not installed';
 const READER_ID = 'm2m_reader';
 const READER_SECRET = 'ReaderSecret000000000000000000000000000001';
 
-if (!TLS_DIR) {
-  test('Management API through @kinde/management-api-js over https (child process)', { skip }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'emu-mgmt-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem')]
-        .concat(['-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'])
-        .concat(['-addext', 'subjectAltName=IP:127.0.0.1']),
-      { stdio: 'ignore' },
-    );
-    const { NODE_TEST_CONTEXT: _nested, ...env } = process.env;
-    const child = spawnSync(
-      process.execPath,
-      ['--test', '--test-reporter=tap', fileURLToPath(import.meta.url)],
-      {
-        // Without the runner's NODE_TEST_CONTEXT the child runs its tests instead of skipping as nested.
-        env: { ...env, EMU_MGMT_TLS_DIR: dir, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
-        encoding: 'utf8',
-        timeout: 120_000,
-      },
-    );
-    const out = `${child.stdout}\n${child.stderr}`;
-    assert.equal(child.status, 0, out);
-    assert.match(out, /# fail 0/);
-    assert.doesNotMatch(out, /# pass 0\b/);
-  });
-} else {
-  managementSuite(TLS_DIR);
-}
+overTrustedHttps(
+  'Management API through @kinde/management-api-js over https',
+  import.meta.url,
+  managementSuite,
+);
 
 function managementSuite(dir: string): void {
   let emu: Emulator;

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as managementApi from '@kinde/management-api-js';
 import { decodeWebhook } from '@kinde/webhooks';
 import {
@@ -15,51 +12,25 @@ import {
   startEmulator,
 } from '../src/index.js';
 import { DIRECTORY_EVENT_TYPES } from '../src/webhooks/events.js';
+import { overTrustedHttps } from './trusted-https.js';
 import { Receiver } from './webhook-receiver.js';
 
 // Management API calls through Kinde's client, webhook deliveries decoded by Kinde's decoder. The
 // client only talks https: as in management-api.test.ts, the runner makes a certificate and runs
 // this file again in a child whose NODE_EXTRA_CA_CERTS trusts it.
-const TLS_DIR = process.env.EMU_MGMT_TLS_DIR;
 
 // The package's .d.ts files do not resolve under NodeNext (see management-api.test.ts).
 // biome-ignore lint/suspicious/noExplicitAny: see above
 type Loose = any;
 const sdk = managementApi as unknown as Record<string, Loose>;
 const { Users, Organizations, Permissions, FeatureFlags, Environments } = sdk;
-const skip = existsSync('/usr/bin/openssl') ? false : 'openssl is not installed';
 const EDITOR = '018ee9aa-0000-7000-8000-0000000000e1';
 
-if (!TLS_DIR) {
-  test('Management API writes send webhooks (@kinde/management-api-js → @kinde/webhooks, child process)', {
-    skip,
-  }, () => {
-    const dir = mkdtempSync(join(tmpdir(), 'emu-mgmt-hooks-'));
-    execFileSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem')]
-        .concat(['-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'])
-        .concat(['-addext', 'subjectAltName=IP:127.0.0.1']),
-      { stdio: 'ignore' },
-    );
-    const { NODE_TEST_CONTEXT: _nested, ...env } = process.env;
-    const child = spawnSync(
-      process.execPath,
-      ['--test', '--test-reporter=tap', fileURLToPath(import.meta.url)],
-      {
-        env: { ...env, EMU_MGMT_TLS_DIR: dir, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') },
-        encoding: 'utf8',
-        timeout: 120_000,
-      },
-    );
-    const out = `${child.stdout}\n${child.stderr}`;
-    assert.equal(child.status, 0, out);
-    assert.match(out, /# fail 0/);
-    assert.doesNotMatch(out, /# pass 0\b/);
-  });
-} else {
-  webhookSuite(TLS_DIR);
-}
+overTrustedHttps(
+  'Management API writes send webhooks (@kinde/management-api-js → @kinde/webhooks)',
+  import.meta.url,
+  webhookSuite,
+);
 
 interface Decoded {
   type: string;
