@@ -20,7 +20,14 @@ export type ContractCaseId =
   | 'shared-write'
   | 'lease'
   | 'lease-expiry'
-  | 'restart';
+  | 'restart'
+  | 'user-index'
+  | 'user-revoke'
+  | 'user-revoke-in-flight'
+  | 'user-revoke-org'
+  | 'user-refresh'
+  | 'user-bounded'
+  | 'user-cleanup';
 
 /** What a case gets: instances over one fresh scope. */
 export interface ContractContext {
