@@ -143,8 +143,8 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     store,
     issuerUrl: config.issuerUrl,
     routes: { ...config.routes },
-    revokeUser: (sub) => users.revoke(subject(sub)),
-    sessionsOf: (sub) => users.list(subject(sub)),
+    revokeUser: async (sub) => users.revoke(subject(sub)),
+    sessionsOf: async (sub) => users.list(subject(sub)),
   } satisfies KindeInstance);
   if (options.webhooks) {
     registerWebhooks(app, options.webhooks, {

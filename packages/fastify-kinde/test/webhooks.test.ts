@@ -183,7 +183,7 @@ describe('webhook route', () => {
     const { users, post } = await hookApp(store, {
       on: {
         'user.deleted': false,
-        'organization.deleted': async (e, actions) => {
+        'organization.deleted': async (_e, actions) => {
           if (fail) throw new Error('database down');
           await actions.revokeUser('kp_bob');
         },

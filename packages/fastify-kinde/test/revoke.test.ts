@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { defaultDirectory } from 'kinde-emulator';
+import { HttpClient, login } from 'test-kit';
+import { type RedisSessionStore, redisSessionStore, requireAuth } from '../src/index.js';
+import { REDIS_URL, redisMissing, removeKeys, testPrefix } from './redis-kit.js';
+import { type Rig, startRig } from './setup.js';
+
+const ADMIN = 'admin@example.test';
+const skip = await redisMissing();
+
+/** Polls `check` until it holds; answers the milliseconds it took, or throws past `boundMs`. */
+async function within(boundMs: number, check: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > boundMs) throw new Error(`not within ${boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  return performance.now() - start;
+}
+
+/** Routes that use the API: the caller's sessions, and signing the caller out everywhere. */
+function routes(app: Rig['app']) {
+  app.get('/sessions', { onRequest: requireAuth() }, (request) =>
+    app.kinde.sessionsOf(request.kinde.getUser()!.id),
+  );
+  app.post('/sign-out-everywhere', async (request) => ({ ended: await request.kinde.signOutEverywhere() }));
+}
+
+async function signedIn(rig: Rig): Promise<HttpClient> {
+  const client = new HttpClient();
+  await login(client, rig.appUrl, ADMIN);
+  assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
+  return client;
+}
+
+describe('signing a user out everywhere', () => {
+  const rigs: Rig[] = [];
+  after(async () => {
+    for (const rig of rigs.reverse()) await rig.close();
+  });
+
+  test('sessionsOf lists a user’s sessions without secrets; signOutEverywhere ends them all', async () => {
+    const rig = await startRig({ routes });
+    rigs.push(rig);
+    const [one, two] = [await signedIn(rig), await signedIn(rig)];
+    const listed = JSON.parse((await one.request(`${rig.appUrl}/sessions`)).body) as Record<
+      string,
+      unknown
+    >[];
+    assert.equal(listed.length, 2);
+    const cookie = one.cookies(rig.appUrl).get('kinde_session')!;
+    for (const s of listed) {
+      assert.deepEqual(Object.keys(s).sort(), ['createdAt', 'expiresAt', 'handle', 'lastSeenAt', 'orgCode']);
+      assert.ok(!JSON.stringify(s).includes(cookie.split('.')[0]!), 'no session id');
+    }
+    const anonymous = await fetch(`${rig.appUrl}/sign-out-everywhere`, { method: 'POST' });
+    assert.equal(anonymous.status, 401, 'only a session can sign itself out everywhere');
+    const answer = await one.request(`${rig.appUrl}/sign-out-everywhere`, { method: 'POST' });
+    assert.equal(answer.status, 200, answer.body);
+    assert.deepEqual(JSON.parse(answer.body), { ended: 2 });
+    assert.equal((await one.request(`${rig.appUrl}/`)).status, 401);
+    assert.equal((await two.request(`${rig.appUrl}/`)).status, 401, 'the other browser too');
+    await assert.rejects(rig.app.kinde.revokeUser(''), { code: 'ERR_BAD_REQUEST' });
+    assert.equal(await rig.app.kinde.revokeUser('kp_nobody'), 0);
+  });
+
+  test('a user deleted in Kinde (Management API) is signed out of both instances within one second', {
+    skip,
+  }, async (t) => {
+    const prefix = testPrefix('revoke');
+    const stores: RedisSessionStore[] = [];
+    const store = () => {
+      const made = redisSessionStore({ url: REDIS_URL, prefix, localCache: true });
+      stores.push(made);
+      return made;
+    };
+    try {
+      const kinde = { webhooks: { path: '/api/auth/webhooks' } };
+      const a = await startRig({
+        emulator: { headlessLogin: true },
+        kinde: { ...kinde, sessionStore: store() },
+      });
+      rigs.push(a);
+      const b = await startRig({ sharedEmulator: a.emulator, kinde: { ...kinde, sessionStore: store() } });
+      rigs.push(b);
+      a.emulator.webhooks.addEndpoint({
+        endpoint: `${a.appUrl}/api/auth/webhooks`,
+        events: ['user.deleted'],
+      });
+      const client = await signedIn(a);
+      assert.equal(
+        (await client.request(`${b.appUrl}/`)).status,
+        200,
+        'B serves the session (and caches it)',
+      );
+      const whoami = JSON.parse((await client.request(`${b.appUrl}/whoami`)).body) as {
+        user: { id: string };
+      };
+      const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
+
+      const application = defaultDirectory().applications[0]!;
+      const tokenAnswer = await fetch(`${a.emulator.issuerUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: application.clientId,
+          client_secret: application.clientSecret!,
+          audience: `${a.emulator.issuerUrl}/api`,
+        }),
+      });
+      const { access_token } = (await tokenAnswer.json()) as { access_token: string };
+      const start = performance.now();
+      const deleted = await fetch(
+        `${a.emulator.issuerUrl}/api/v1/user?id=${encodeURIComponent(whoami.user.id)}`,
+        {
+          method: 'DELETE',
+          headers: { authorization: `Bearer ${access_token}` },
+        },
+      );
+      assert.equal(deleted.status, 200, await deleted.text());
+      const refused = (url: string) => async () =>
+        (await fetch(`${url}/`, { headers: { cookie } })).status === 401;
+      await within(1_000, refused(a.appUrl));
+      await within(1_000, refused(b.appUrl));
+      const elapsed = performance.now() - start;
+      assert.ok(
+        elapsed < 1_000,
+        `both instances refused the session ${elapsed.toFixed(0)} ms after the deletion`,
+      );
+      t.diagnostic(`revoke-to-401 on both instances: ${elapsed.toFixed(1)} ms after DELETE /api/v1/user`);
+      await a.emulator.webhooks.idle();
+      const [delivery] = a.emulator.webhooks.deliveries();
+      assert.equal(delivery?.status, 'delivered');
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await removeKeys(prefix);
+    }
+  });
+});
