@@ -42,6 +42,7 @@ function allSkipped(reason: string | false) {
     'user-revoke-in-flight',
     'user-revoke-org',
     'user-refresh',
+    'user-concurrent',
     'user-bounded',
     'user-cleanup',
   ]);

@@ -135,6 +135,7 @@ describe('webhook route', () => {
       'another content type',
     );
     assert.equal((await post(await sign(deleted()), 'application/json')).statusCode, 400, 'not JSON');
+    assert.equal((await post('x'.repeat(65 * 1024))).statusCode, 413, 'too large');
     assert.ok(await record(store, id), 'no refused event ended the session');
   });
 

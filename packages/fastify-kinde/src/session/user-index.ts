@@ -85,6 +85,9 @@ export function sessionHandle(sessionId: string): string {
   return createHash('sha256').update(sessionId).digest('base64url').slice(0, 22);
 }
 
+/** The per-user write queues of each store object in this process. */
+const CHAINS = new WeakMap<SessionStore, Map<string, Promise<unknown>>>();
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Builds the user index over a session store. */
@@ -93,8 +96,13 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
     throw new KindeAuthError('ERR_CONFIG', '"maxSessionsPerUser" must be a positive integer');
   }
-  // One writer per user in this process, and (when the store is shared) one across processes.
-  const chains = new Map<string, Promise<unknown>>();
+  // One writer per user in this process (per store object, however many indexes use it), and, when
+  // the store offers leases, one across processes.
+  let chains = CHAINS.get(store);
+  if (chains === undefined) {
+    chains = new Map();
+    CHAINS.set(store, chains);
+  }
 
   async function lockShared(key: string): Promise<string | undefined> {
     if (store.lock === undefined) return undefined;
@@ -119,12 +127,13 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         if (token !== undefined) await store.unlock?.(key, token);
       }
     };
-    const previous = chains.get(key) ?? Promise.resolve();
+    const queue = chains as Map<string, Promise<unknown>>;
+    const previous = queue.get(key) ?? Promise.resolve();
     const next = previous.then(run, run);
     const settled = next.catch(() => {});
-    chains.set(key, settled);
+    queue.set(key, settled);
     void settled.then(() => {
-      if (chains.get(key) === settled) chains.delete(key);
+      if (queue.get(key) === settled) queue.delete(key);
     });
     return next;
   }

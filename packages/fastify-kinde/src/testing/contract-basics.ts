@@ -26,6 +26,7 @@ export type ContractCaseId =
   | 'user-revoke-in-flight'
   | 'user-revoke-org'
   | 'user-refresh'
+  | 'user-concurrent'
   | 'user-bounded'
   | 'user-cleanup';
 

@@ -157,6 +157,19 @@ export const userCases: ContractCase[] = [
     },
   },
   {
+    id: 'user-concurrent',
+    title: 'concurrent sign-ins of one user on two instances are all indexed',
+    async run(context) {
+      const { a, b, ia, ib } = await two(context);
+      const ids = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? signIn(a, ia, 'kp_alice') : signIn(b, ib, 'kp_alice'))),
+      );
+      const listed = new Set((await ia.list('kp_alice')).map((s) => s.handle));
+      assert.deepEqual(listed, new Set(ids.map(sessionHandle)), 'no sign-in was lost to a concurrent one');
+      assert.equal(await ia.revoke('kp_alice'), 12);
+    },
+  },
+  {
     id: 'user-bounded',
     title: 'a user’s index is bounded: past the limit the oldest session ends',
     async run(context) {
