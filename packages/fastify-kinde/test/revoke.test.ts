@@ -27,6 +27,26 @@ function routes(app: Rig['app']) {
   app.post('/sign-out-everywhere', async (request) => ({ ended: await request.kinde.signOutEverywhere() }));
 }
 
+/** Calls the emulator's Management API with a client_credentials token. */
+async function management(rig: Rig, method: string, path: string): Promise<Response> {
+  const application = defaultDirectory().applications[0]!;
+  const tokenAnswer = await fetch(`${rig.emulator.issuerUrl}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: application.clientId,
+      client_secret: application.clientSecret!,
+      audience: `${rig.emulator.issuerUrl}/api`,
+    }),
+  });
+  const { access_token } = (await tokenAnswer.json()) as { access_token: string };
+  return fetch(`${rig.emulator.issuerUrl}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${access_token}` },
+  });
+}
+
 async function signedIn(rig: Rig): Promise<HttpClient> {
   const client = new HttpClient();
   await login(client, rig.appUrl, ADMIN);
@@ -99,26 +119,8 @@ describe('signing a user out everywhere', () => {
       };
       const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
 
-      const application = defaultDirectory().applications[0]!;
-      const tokenAnswer = await fetch(`${a.emulator.issuerUrl}/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: application.clientId,
-          client_secret: application.clientSecret!,
-          audience: `${a.emulator.issuerUrl}/api`,
-        }),
-      });
-      const { access_token } = (await tokenAnswer.json()) as { access_token: string };
       const start = performance.now();
-      const deleted = await fetch(
-        `${a.emulator.issuerUrl}/api/v1/user?id=${encodeURIComponent(whoami.user.id)}`,
-        {
-          method: 'DELETE',
-          headers: { authorization: `Bearer ${access_token}` },
-        },
-      );
+      const deleted = await management(a, 'DELETE', `/user?id=${encodeURIComponent(whoami.user.id)}`);
       assert.equal(deleted.status, 200, await deleted.text());
       const refused = (url: string) => async () =>
         (await fetch(`${url}/`, { headers: { cookie } })).status === 401;
@@ -129,7 +131,9 @@ describe('signing a user out everywhere', () => {
         elapsed < 1_000,
         `both instances refused the session ${elapsed.toFixed(0)} ms after the deletion`,
       );
-      t.diagnostic(`revoke-to-401 on both instances: ${elapsed.toFixed(1)} ms after DELETE /api/v1/user`);
+      t.diagnostic(
+        `revoke-to-401 on both instances: ${elapsed.toFixed(1)} ms from asking for the deletion (M2M token + DELETE /api/v1/user)`,
+      );
       await a.emulator.webhooks.idle();
       const [delivery] = a.emulator.webhooks.deliveries();
       assert.equal(delivery?.status, 'delivered');
@@ -137,5 +141,40 @@ describe('signing a user out everywhere', () => {
       await Promise.all(stores.map((s) => s.close()));
       await removeKeys(prefix);
     }
+  });
+
+  test('a permission taken in Kinde is gone from the next request; a removed membership ends the session', async () => {
+    const rig = await startRig({
+      emulator: { headlessLogin: true },
+      kinde: { webhooks: { path: '/api/auth/webhooks' } },
+    });
+    rigs.push(rig);
+    rig.emulator.webhooks.addEndpoint({
+      endpoint: `${rig.appUrl}/api/auth/webhooks`,
+      events: ['user.updated'],
+    });
+    const client = await signedIn(rig);
+    const whoami = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body) as {
+      user: { id: string };
+    };
+    const member = `/organizations/org_0000000001/users/${encodeURIComponent(whoami.user.id)}`;
+    assert.equal((await client.request(`${rig.appUrl}/admin`)).status, 200, 'delete:items is granted');
+    const taken = await management(rig, 'DELETE', `${member}/permissions/perm_delete:items`);
+    assert.equal(taken.status, 200, await taken.text());
+    await rig.emulator.webhooks.idle();
+    assert.equal((await client.request(`${rig.appUrl}/admin`)).status, 403, 'the session renewed its tokens');
+    assert.equal((await client.request(`${rig.appUrl}/`)).status, 200, 'and is still signed in');
+    const removed = await management(rig, 'DELETE', member);
+    assert.equal(removed.status, 200, await removed.text());
+    await rig.emulator.webhooks.idle();
+    assert.equal(
+      (await client.request(`${rig.appUrl}/`)).status,
+      401,
+      'signed in to an organization it left',
+    );
+    assert.deepEqual(
+      rig.emulator.webhooks.deliveries().map((d) => d.status),
+      ['delivered', 'delivered'],
+    );
   });
 });
