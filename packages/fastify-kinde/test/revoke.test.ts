@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { defaultDirectory } from 'kinde-emulator';
 import { HttpClient, login } from 'test-kit';
-import { type RedisSessionStore, redisSessionStore, requireAuth } from '../src/index.js';
+import { postgresSessionStore, redisSessionStore, requireAuth, type SessionStore } from '../src/index.js';
+import { DATABASE_URL, dropTables, postgresMissing, testTable } from './postgres-kit.js';
 import { REDIS_URL, redisMissing, removeKeys, testPrefix } from './redis-kit.js';
 import { type Rig, startRig } from './setup.js';
 
 const ADMIN = 'admin@example.test';
-const skip = await redisMissing();
+const redisSkip = await redisMissing();
+const postgresSkip = await postgresMissing();
 
 /** Polls `check` until it holds; answers the milliseconds it took, or throws past `boundMs`. */
 async function within(boundMs: number, check: () => Promise<boolean>): Promise<number> {
@@ -85,63 +87,87 @@ describe('signing a user out everywhere', () => {
     assert.equal(await rig.app.kinde.revokeUser('kp_nobody'), 0);
   });
 
-  test('a user deleted in Kinde (Management API) is signed out of both instances within one second', {
-    skip,
-  }, async (t) => {
-    const prefix = testPrefix('revoke');
-    const stores: RedisSessionStore[] = [];
-    const store = () => {
-      const made = redisSessionStore({ url: REDIS_URL, prefix, localCache: true });
-      stores.push(made);
-      return made;
-    };
-    try {
-      const kinde = { webhooks: { path: '/api/auth/webhooks' } };
-      const a = await startRig({
-        emulator: { headlessLogin: true },
-        kinde: { ...kinde, sessionStore: store() },
-      });
-      rigs.push(a);
-      const b = await startRig({ sharedEmulator: a.emulator, kinde: { ...kinde, sessionStore: store() } });
-      rigs.push(b);
-      a.emulator.webhooks.addEndpoint({
-        endpoint: `${a.appUrl}/api/auth/webhooks`,
-        events: ['user.deleted'],
-      });
-      const client = await signedIn(a);
-      assert.equal(
-        (await client.request(`${b.appUrl}/`)).status,
-        200,
-        'B serves the session (and caches it)',
-      );
-      const whoami = JSON.parse((await client.request(`${b.appUrl}/whoami`)).body) as {
-        user: { id: string };
-      };
-      const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
+  /** Two instances' stores over one Redis prefix or one PostgreSQL table, each with its local cache. */
+  const backends = [
+    {
+      name: 'Redis',
+      skip: redisSkip,
+      open(scope: string): SessionStore & { close(): Promise<void> } {
+        return redisSessionStore({ url: REDIS_URL, prefix: scope, localCache: true });
+      },
+      scope: () => testPrefix('revoke'),
+      cleanup: (scope: string) => removeKeys(scope),
+    },
+    {
+      name: 'PostgreSQL',
+      skip: postgresSkip,
+      open(scope: string): SessionStore & { close(): Promise<void> } {
+        return postgresSessionStore({ connectionString: DATABASE_URL, table: scope, localCache: true });
+      },
+      scope: () => testTable('revoke'),
+      cleanup: (scope: string) => dropTables(scope),
+    },
+  ];
 
-      const start = performance.now();
-      const deleted = await management(a, 'DELETE', `/user?id=${encodeURIComponent(whoami.user.id)}`);
-      assert.equal(deleted.status, 200, await deleted.text());
-      const refused = (url: string) => async () =>
-        (await fetch(`${url}/`, { headers: { cookie } })).status === 401;
-      await within(1_000, refused(a.appUrl));
-      await within(1_000, refused(b.appUrl));
-      const elapsed = performance.now() - start;
-      assert.ok(
-        elapsed < 1_000,
-        `both instances refused the session ${elapsed.toFixed(0)} ms after the deletion`,
-      );
-      t.diagnostic(
-        `revoke-to-401 on both instances: ${elapsed.toFixed(1)} ms from asking for the deletion (M2M token + DELETE /api/v1/user)`,
-      );
-      await a.emulator.webhooks.idle();
-      const [delivery] = a.emulator.webhooks.deliveries();
-      assert.equal(delivery?.status, 'delivered');
-    } finally {
-      await Promise.all(stores.map((s) => s.close()));
-      await removeKeys(prefix);
-    }
-  });
+  for (const backend of backends) {
+    test(`a user deleted in Kinde (Management API) is signed out of two instances on ${backend.name} within one second`, {
+      skip: backend.skip,
+    }, async (t) => {
+      const scope = backend.scope();
+      const stores: (SessionStore & { close(): Promise<void> })[] = [];
+      const store = () => {
+        const made = backend.open(scope);
+        stores.push(made);
+        return made;
+      };
+      try {
+        const kinde = { webhooks: { path: '/api/auth/webhooks' } };
+        const a = await startRig({
+          emulator: { headlessLogin: true },
+          kinde: { ...kinde, sessionStore: store() },
+        });
+        rigs.push(a);
+        const b = await startRig({ sharedEmulator: a.emulator, kinde: { ...kinde, sessionStore: store() } });
+        rigs.push(b);
+        a.emulator.webhooks.addEndpoint({
+          endpoint: `${a.appUrl}/api/auth/webhooks`,
+          events: ['user.deleted'],
+        });
+        const client = await signedIn(a);
+        assert.equal(
+          (await client.request(`${b.appUrl}/`)).status,
+          200,
+          'B serves the session (and caches it)',
+        );
+        const whoami = JSON.parse((await client.request(`${b.appUrl}/whoami`)).body) as {
+          user: { id: string };
+        };
+        const cookie = `kinde_session=${client.cookies(a.appUrl).get('kinde_session')}`;
+
+        const start = performance.now();
+        const deleted = await management(a, 'DELETE', `/user?id=${encodeURIComponent(whoami.user.id)}`);
+        assert.equal(deleted.status, 200, await deleted.text());
+        const refused = (url: string) => async () =>
+          (await fetch(`${url}/`, { headers: { cookie } })).status === 401;
+        await within(1_000, refused(a.appUrl));
+        await within(1_000, refused(b.appUrl));
+        const elapsed = performance.now() - start;
+        assert.ok(
+          elapsed < 1_000,
+          `both instances refused the session ${elapsed.toFixed(0)} ms after the deletion`,
+        );
+        t.diagnostic(
+          `${backend.name}: revoke-to-401 on both instances: ${elapsed.toFixed(1)} ms from asking for the deletion (M2M token + DELETE /api/v1/user)`,
+        );
+        await a.emulator.webhooks.idle();
+        const [delivery] = a.emulator.webhooks.deliveries();
+        assert.equal(delivery?.status, 'delivered');
+      } finally {
+        await Promise.all(stores.map((s) => s.close()));
+        await backend.cleanup(scope);
+      }
+    });
+  }
 
   test('a permission taken in Kinde is gone from the next request; a removed membership ends the session', async () => {
     const rig = await startRig({
