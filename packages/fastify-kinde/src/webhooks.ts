@@ -105,6 +105,8 @@ export const defaultWebhookReactions: Readonly<Record<string, WebhookReaction>> 
 function refuse(reply: FastifyReply, status: number, message: string) {
   const code =
     status === 409 ? 'ERR_WEBHOOK_REPLAYED' : status === 503 ? 'ERR_WEBHOOK_RETRY' : 'ERR_WEBHOOK_REFUSED';
+  // The reason only, never the token: a refused event is worth a look (a forger, a clock, a replay).
+  if (status < 500) reply.log.warn({ code, reason: message }, 'fastify-kinde: webhook event refused');
   return reply.code(status).header('cache-control', 'no-store').send({ statusCode: status, code, message });
 }
 
@@ -118,21 +120,23 @@ function whyRefused(error: unknown): string {
   return 'the event is not a valid signed JWT';
 }
 
-/** Why a verified payload is not an acceptable event now, or undefined. */
+/** Why a verified payload is not an acceptable event now (the status and the reason), or undefined. */
 function eventProblem(
   payload: Record<string, unknown>,
   issuerUrl: string,
   maxAgeMs: number,
-): string | undefined {
-  if (payload.iss !== undefined && payload.iss !== issuerUrl) return 'the event was issued by another issuer';
-  if (typeof payload.type !== 'string' || payload.type === '') return 'the event has no type';
-  if (typeof payload.event_id !== 'string' || !EVENT_ID.test(payload.event_id))
-    return 'the event has no valid event_id';
-  if (typeof payload.data !== 'object' || payload.data === null) return 'the event has no data';
+): [status: 400 | 401, reason: string] | undefined {
+  if (payload.iss !== undefined && payload.iss !== issuerUrl)
+    return [401, 'the event was issued by another issuer'];
+  if (typeof payload.type !== 'string' || payload.type === '') return [400, 'the event has no type'];
+  if (typeof payload.event_id !== 'string' || !EVENT_ID.test(payload.event_id)) {
+    return [400, 'the event has no valid event_id'];
+  }
+  if (typeof payload.data !== 'object' || payload.data === null) return [400, 'the event has no data'];
   const at = Date.parse(String(payload.timestamp ?? payload.event_timestamp));
-  if (Number.isNaN(at)) return 'the event has no valid timestamp';
-  if (at < Date.now() - maxAgeMs) return 'the event has expired';
-  if (at > Date.now() + FUTURE_SKEW_MS) return 'the event is dated in the future';
+  if (Number.isNaN(at)) return [400, 'the event has no valid timestamp'];
+  if (at < Date.now() - maxAgeMs) return [401, 'the event has expired'];
+  if (at > Date.now() + FUTURE_SKEW_MS) return [400, 'the event is dated in the future'];
   return undefined;
 }
 
@@ -211,8 +215,7 @@ export function registerWebhooks(
         return refuse(reply, 401, whyRefused(error));
       }
       const problem = eventProblem(payload, deps.issuerUrl, maxAgeMs);
-      if (problem !== undefined)
-        return refuse(reply, problem.includes('issuer') || problem.includes('expired') ? 401 : 400, problem);
+      if (problem !== undefined) return refuse(reply, ...problem);
       const event = payload as KindeWebhookEvent;
       let release: (() => Promise<void>) | undefined;
       try {
