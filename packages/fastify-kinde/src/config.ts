@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
+import type { KindeWebhookOptions } from './webhooks.js';
 
 /** Paths of the auth routes; each may be changed. */
 export interface KindeRoutePaths {
@@ -71,6 +72,10 @@ export interface KindeOptions {
   };
   /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
   env?: Record<string, string | undefined>;
+  /** Sessions kept per user (`sub`); a new one past it ends the user's oldest. Default 100. */
+  maxSessionsPerUser?: number;
+  /** Opt-in route receiving Kinde's webhooks (README "Signing users out everywhere"). */
+  webhooks?: KindeWebhookOptions;
 }
 
 /** The validated configuration: every value present and checked. */

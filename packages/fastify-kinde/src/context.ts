@@ -9,6 +9,7 @@ import {
   permissionsOf,
   rolesOf,
 } from './claims.js';
+import { KindeAuthError } from './errors.js';
 import type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
 
 /** Which token a claim is read from. */
@@ -64,6 +65,11 @@ export interface KindeContext {
   /** The current access token (a session refreshes it before it expires). */
   getAccessToken(): string | null;
   getIdToken(): string | null;
+  /**
+   * Ends every session of the calling user, on every instance (this one included); answers how many
+   * ended. Only a browser session can do it: other callers get `ERR_NOT_AUTHENTICATED`.
+   */
+  signOutEverywhere(): Promise<number>;
 }
 
 /** What a context is made of. */
@@ -79,6 +85,8 @@ export interface CallerData {
   idToken: string | null;
   idClaims: Claims;
   loadProfile: (() => Promise<KindeUserProfile | null>) | null;
+  /** Ends all of the caller's sessions (browser sessions only). */
+  signOutEverywhere?: (() => Promise<number>) | null;
 }
 
 const EMPTY: Claims = Object.freeze({});
@@ -154,6 +162,13 @@ class CallerContext implements KindeContext {
   }
   getIdToken(): string | null {
     return this.#data.idToken;
+  }
+  signOutEverywhere(): Promise<number> {
+    const revoke = this.#data.signOutEverywhere;
+    if (revoke) return revoke();
+    return Promise.reject(
+      new KindeAuthError('ERR_NOT_AUTHENTICATED', 'Signing out everywhere needs a browser session'),
+    );
   }
 }
 

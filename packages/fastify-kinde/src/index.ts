@@ -43,6 +43,14 @@ export {
   sqliteSessionStore,
 } from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
+export type { SessionFilter, UserSessionInfo } from './session/user-index.js';
+export {
+  defaultWebhookReactions,
+  type KindeWebhookEvent,
+  type KindeWebhookOptions,
+  type WebhookActions,
+  type WebhookReaction,
+} from './webhooks.js';
 
 /**
  * Kinde authentication for Fastify. Register once; protect a route with one line.

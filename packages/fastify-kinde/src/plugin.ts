@@ -24,7 +24,9 @@ import { redisSessionStore } from './session/redis.js';
 import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
 import type { SessionStore } from './session/store.js';
+import { createUserIndex, subject, type UserSessionInfo } from './session/user-index.js';
 import { createTokenVerifier } from './tokens.js';
+import { registerWebhooks } from './webhooks.js';
 
 /** `app.kinde`: the guards, bound to nothing, and a few facts about the configuration. */
 export interface KindeInstance {
@@ -40,6 +42,10 @@ export interface KindeInstance {
   readonly issuerUrl: string;
   /** The auth route paths. */
   readonly routes: Readonly<Record<'login' | 'register' | 'createOrg' | 'callback' | 'logout', string>>;
+  /** Ends every session of the user `sub`, on every instance within the store's bound; answers how many ended. */
+  revokeUser(sub: string): Promise<number>;
+  /** The user's sessions: created, last seen, expiry, organization; no ids, no tokens. */
+  sessionsOf(sub: string): Promise<UserSessionInfo[]>;
 }
 
 declare module 'fastify' {
@@ -81,12 +87,18 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const oidc = createOidcClient(config);
   const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
   const refresher = createRefresher({ oidc, verifier });
+  const users = createUserIndex(store, {
+    sessionLifetimeMs: config.absoluteTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
+  });
   const sessions = createSessionManager({
     config,
     store,
     signer,
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
+    users,
   });
 
   if (config.ephemeralSecret) {
@@ -131,7 +143,17 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     store,
     issuerUrl: config.issuerUrl,
     routes: { ...config.routes },
+    revokeUser: async (sub) => users.revoke(subject(sub)),
+    sessionsOf: async (sub) => users.list(subject(sub)),
   } satisfies KindeInstance);
+  if (options.webhooks) {
+    registerWebhooks(app, options.webhooks, {
+      issuerUrl: config.issuerUrl,
+      jwksUri: () => oidc.jwksUri(),
+      store,
+      users,
+    });
+  }
 
   // Discovery is warmed shortly after start, off the start-up path: the first request is answered
   // sooner, and a login that comes first simply discovers on its own.

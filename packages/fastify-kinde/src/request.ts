@@ -135,6 +135,7 @@ function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession):
     idClaims: record.idClaims,
     loadProfile: () =>
       (profile ??= forgetOnFailure(sessions.profile(id, record), () => (profile = undefined))),
+    signOutEverywhere: () => sessions.signOutEverywhere(id, record),
   });
 }
 

@@ -37,6 +37,14 @@ function allSkipped(reason: string | false) {
     'lease',
     'lease-expiry',
     'restart',
+    'user-index',
+    'user-revoke',
+    'user-revoke-in-flight',
+    'user-revoke-org',
+    'user-refresh',
+    'user-concurrent',
+    'user-bounded',
+    'user-cleanup',
   ]);
   return Object.fromEntries(ids.map((id) => [id, reason]));
 }

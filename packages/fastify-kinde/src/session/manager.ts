@@ -10,6 +10,7 @@ import {
 } from './record.js';
 import type { CookieSigner } from './signer.js';
 import { andThen, type MaybePromise, type SessionStore, type StoreEntry } from './store.js';
+import { subOf, type UserIndex } from './user-index.js';
 
 /** A session read for one request. */
 export interface LoadedSession {
@@ -71,6 +72,8 @@ export interface SessionManager {
   destroy(id: string): MaybePromise<boolean>;
   /** The user profile of a session, fetched from the provider once and kept in the session. */
   profile(id: string, record: SessionRecord): Promise<KindeUserProfile>;
+  /** Ends every session of the user of this session (this one included); answers how many ended. */
+  signOutEverywhere(id: string, record: SessionRecord): Promise<number>;
   /** Sets the session cookie for `id`. */
   setCookie(reply: FastifyReply, id: string): void;
   /** Cookie options shared by set and clear. */
@@ -84,6 +87,8 @@ interface Deps {
   refresher: SessionRefresher;
   /** The provider's user profile for an access token. */
   fetchProfile(accessToken: string): Promise<KindeUserProfile>;
+  /** Indexes new sessions by user, for `revokeUser` and `sessionsOf` (sign-in only, never the hot path). */
+  users?: UserIndex;
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -102,6 +107,7 @@ export function createSessionManager({
   signer,
   refresher,
   fetchProfile,
+  users,
 }: Deps): SessionManager {
   const cookieName = config.secureCookies ? '__Host-kinde_session' : 'kinde_session';
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
@@ -194,6 +200,7 @@ export function createSessionManager({
       };
       const id = randomId();
       await store.set(SESSION_PREFIX + id, record, ttlFor(record));
+      await users?.add(id, record);
       this.setCookie(reply, id);
       return id;
     },
@@ -212,6 +219,12 @@ export function createSessionManager({
     },
     destroy(id) {
       return store.delete(SESSION_PREFIX + id);
+    },
+    async signOutEverywhere(id, record) {
+      const sub = subOf(record);
+      const ended = sub !== undefined && users ? await users.revoke(sub) : 0;
+      // Unindexed (no user index, or no sub): this session at least.
+      return (await store.delete(SESSION_PREFIX + id)) ? ended + 1 : ended;
     },
   };
 }

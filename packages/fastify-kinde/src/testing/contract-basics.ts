@@ -20,7 +20,15 @@ export type ContractCaseId =
   | 'shared-write'
   | 'lease'
   | 'lease-expiry'
-  | 'restart';
+  | 'restart'
+  | 'user-index'
+  | 'user-revoke'
+  | 'user-revoke-in-flight'
+  | 'user-revoke-org'
+  | 'user-refresh'
+  | 'user-concurrent'
+  | 'user-bounded'
+  | 'user-cleanup';
 
 /** What a case gets: instances over one fresh scope. */
 export interface ContractContext {

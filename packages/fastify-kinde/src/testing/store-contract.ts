@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { SessionStore } from '../session/store.js';
 import { basics, type ContractCaseId, type ContractContext, replaceCases } from './contract-basics.js';
 import { moreCases } from './contract-shared.js';
+import { userCases } from './contract-users.js';
 
-const contractCases = [...basics, ...replaceCases, ...moreCases];
+const contractCases = [...basics, ...replaceCases, ...moreCases, ...userCases];
 
 export type { ContractCaseId };
 
@@ -48,7 +49,8 @@ export interface StoreContractOptions<S extends SessionStore<object> = SessionSt
 /**
  * Registers the store contract suite for one store: get/set/touch/delete/replace semantics, TTLs and
  * expiry, exactly-once delete under concurrency, leases (exclusive, expiring, released only by their
- * holder), value isolation, sizes, bounds, concurrency, what a second instance sees, and restart.
+ * holder), value isolation, sizes, bounds, concurrency, what a second instance sees, restart, and the
+ * per-user session index built over the store (listing, revoking on every instance, bounds, cleanup).
  * Cases that a store's declared capabilities rule out (no `replace`, no `lock`, not shared, not
  * persistent) are registered as skipped, with the reason.
  *
