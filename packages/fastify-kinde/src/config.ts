@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
+import type { AuthEvent } from './telemetry.js';
 
 /** Paths of the auth routes; each may be changed. */
 export interface KindeRoutePaths {
@@ -71,6 +72,12 @@ export interface KindeOptions {
   };
   /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
   env?: Record<string, string | undefined>;
+  /** Called synchronously with each audit event (README "Operating it"); what it throws is logged once and ignored. */
+  onAuthEvent?: (event: AuthEvent) => void;
+  /** pino level of the audit lines, or `false` for none. Default `info`. */
+  auditLogLevel?: 'trace' | 'debug' | 'info' | 'warn' | false;
+  /** Seconds a provider reachability probe of `app.kinde.health()` is reused. Default 30. */
+  healthProbeTtl?: number;
 }
 
 /** The validated configuration: every value present and checked. */

@@ -11,6 +11,7 @@ import {
   requirePermission,
   requireRole,
 } from './guards.js';
+import { type CacheCounters, createHealth, type KindeHealth } from './health.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { createRefresher } from './refresh.js';
@@ -24,6 +25,7 @@ import { redisSessionStore } from './session/redis.js';
 import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
 import type { SessionStore } from './session/store.js';
+import { auditedRefresher, createAuditTrail, tracedOidc, tracedStore } from './telemetry.js';
 import { createTokenVerifier } from './tokens.js';
 
 /** `app.kinde`: the guards, bound to nothing, and a few facts about the configuration. */
@@ -40,6 +42,11 @@ export interface KindeInstance {
   readonly issuerUrl: string;
   /** The auth route paths. */
   readonly routes: Readonly<Record<'login' | 'register' | 'createOrg' | 'callback' | 'logout', string>>;
+  /**
+   * Provider reachable (probe cached `healthProbeTtl` seconds), JWKS age, store reachable, cache
+   * stats: for the app's own health route. Holds no secret.
+   */
+  health(): Promise<KindeHealth>;
 }
 
 declare module 'fastify' {
@@ -77,16 +84,32 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
   const ownStore = !('get' in config.store);
   const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
+  const storeName = 'get' in config.store ? 'custom' : config.store.kind;
   const signer = createCookieSigner(config.sessionSecrets);
-  const oidc = createOidcClient(config);
+  const oidc = tracedOidc(createOidcClient(config));
   const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
-  const refresher = createRefresher({ oidc, verifier });
+  const audit = createAuditTrail({
+    log: app.log,
+    level: options.auditLogLevel ?? 'info',
+    onAuthEvent: options.onAuthEvent,
+  });
+  const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
   const sessions = createSessionManager({
     config,
-    store,
+    store: tracedStore(store, storeName),
     signer,
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
+    onExpired: (record) =>
+      audit.emit({ type: 'session.expired', reason: 'absolute_timeout', userId: record.user?.id ?? null }),
+  });
+  const counters: CacheCounters = { bearerHits: 0, bearerMisses: 0 };
+  const health = createHealth({
+    issuerUrl: config.issuerUrl,
+    store,
+    jwks: () => verifier.jwksState?.() ?? { fetchedAt: 0, keys: 0 },
+    counters,
+    providerTtlMs: (options.healthProbeTtl ?? 30) * 1000,
   });
 
   if (config.ephemeralSecret) {
@@ -106,7 +129,17 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   }
 
   app.decorateRequest('kinde', null as unknown as KindeContext);
-  app.addHook('onRequest', credentialHook({ sessions, verifier, oidc }));
+  app.addHook(
+    'onRequest',
+    credentialHook({
+      sessions,
+      verifier,
+      oidc,
+      counters,
+      onBearerRefused: (request, reason, detail) =>
+        audit.emit({ type: 'bearer.refused', reason, detail }, request),
+    }),
+  );
 
   const permissions = new Set<string>();
   enforceRouteOption(app, (route) => {
@@ -119,6 +152,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     sessions,
     verifier,
     securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
+    audit,
   });
 
   app.decorate('kinde', {
@@ -131,6 +165,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     store,
     issuerUrl: config.issuerUrl,
     routes: { ...config.routes },
+    health,
   } satisfies KindeInstance);
 
   // Discovery is warmed shortly after start, off the start-up path: the first request is answered

@@ -84,6 +84,8 @@ interface Deps {
   refresher: SessionRefresher;
   /** The provider's user profile for an access token. */
   fetchProfile(accessToken: string): Promise<KindeUserProfile>;
+  /** Told when a session is ended for passing its absolute lifetime (the audit trail). */
+  onExpired?(record: SessionRecord): void;
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -102,6 +104,7 @@ export function createSessionManager({
   signer,
   refresher,
   fetchProfile,
+  onExpired,
 }: Deps): SessionManager {
   const cookieName = config.secureCookies ? '__Host-kinde_session' : 'kinde_session';
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
@@ -157,6 +160,7 @@ export function createSessionManager({
     const record = entry.value as SessionRecord;
     const now = Date.now();
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
+      onExpired?.(record);
       return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
     if (refresher.due(record, now)) return renew(id, record, rotated);
