@@ -101,7 +101,11 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
     onExpired: (record) =>
-      audit.emit({ type: 'session.expired', reason: 'absolute_timeout', userId: record.user?.id ?? null }),
+      audit.emit({
+        type: 'session.expired',
+        reason: record === undefined ? 'not_found' : 'absolute_timeout',
+        userId: record?.user?.id ?? null,
+      }),
   });
   const counters: CacheCounters = { bearerHits: 0, bearerMisses: 0 };
   const health = createHealth({

@@ -25,7 +25,7 @@ export type AuthEventBody =
   | { type: 'login.refused'; reason: AuthReason; providerError?: string }
   | { type: 'logout'; userId: string | null }
   | { type: 'refresh'; outcome: 'ok' | 'refused' | 'provider_down'; userId: string | null }
-  | { type: 'session.expired'; reason: 'absolute_timeout'; userId: string | null }
+  | { type: 'session.expired'; reason: 'absolute_timeout' | 'not_found'; userId: string | null }
   | { type: 'session.revoked'; userId: string | null; sessions?: number }
   | { type: 'bearer.refused'; reason: AuthReason; detail: string };
 

@@ -84,8 +84,11 @@ interface Deps {
   refresher: SessionRefresher;
   /** The provider's user profile for an access token. */
   fetchProfile(accessToken: string): Promise<KindeUserProfile>;
-  /** Told when a session is ended for passing its absolute lifetime (the audit trail). */
-  onExpired?(record: SessionRecord): void;
+  /**
+   * Told when a validly signed cookie names a session that is over (the audit trail): past its
+   * absolute lifetime (`record` given), or no longer stored (idle or absolute timeout, or ended).
+   */
+  onExpired?(record: SessionRecord | undefined): void;
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -156,7 +159,10 @@ export function createSessionManager({
     entry: StoreEntry<object> | undefined,
     rotated: boolean,
   ): MaybePromise<LoadedSession | undefined> {
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      onExpired?.(undefined);
+      return undefined;
+    }
     const record = entry.value as SessionRecord;
     const now = Date.now();
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
