@@ -25,7 +25,13 @@ import { redisSessionStore } from './session/redis.js';
 import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
 import type { SessionStore } from './session/store.js';
-import { auditedRefresher, createAuditTrail, tracedOidc, tracedStore } from './telemetry.js';
+import {
+  announceInstance,
+  auditedRefresher,
+  createAuditTrail,
+  tracedOidc,
+  tracedStore,
+} from './telemetry.js';
 import { createTokenVerifier } from './tokens.js';
 
 /** `app.kinde`: the guards, bound to nothing, and a few facts about the configuration. */
@@ -108,6 +114,10 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       }),
   });
   const counters: CacheCounters = { bearerHits: 0, bearerMisses: 0 };
+  announceInstance({
+    issuerUrl: config.issuerUrl,
+    stats: () => ({ bearerCache: { hits: counters.bearerHits, misses: counters.bearerMisses } }),
+  });
   const health = createHealth({
     issuerUrl: config.issuerUrl,
     store,

@@ -51,6 +51,8 @@ export const CHANNELS = {
   provider: 'fastify-kinde:provider',
   /** Tracing channel: a session store operation, context `{ operation, store }`. */
   store: 'fastify-kinde:store',
+  /** Plain channel: `{ issuerUrl, stats }` once per plugin instance, when it registers (for gauges). */
+  instance: 'fastify-kinde:instance',
 } as const;
 
 const authEventChannel = diagnostics_channel.channel(CHANNELS.authEvent);
@@ -77,6 +79,18 @@ export function tracedProvider<T>(endpoint: ProviderEndpoint, work: () => Promis
   return traced(providerChannel, { endpoint }, work);
 }
 
+/** What an instance announces on {@link CHANNELS.instance}: `stats()` is cheap and synchronous. */
+export interface InstanceAnnouncement {
+  issuerUrl: string;
+  stats(): { bearerCache: { hits: number; misses: number } };
+}
+
+/** Announces a plugin instance to whoever listens (an OTel bridge registers its gauges on it). */
+export function announceInstance(announcement: InstanceAnnouncement): void {
+  const channel = diagnostics_channel.channel(CHANNELS.instance);
+  if (channel.hasSubscribers) channel.publish(announcement);
+}
+
 /** Publishes a guard refusal (cheap when nobody listens: guards run on every protected request). */
 export function guardRefused(status: number, reason: string): void {
   if (guardChannel.hasSubscribers) guardChannel.publish({ status, reason });
@@ -84,34 +98,36 @@ export function guardRefused(status: number, reason: string): void {
 
 /** A store operation that may answer synchronously, traced without turning it into a promise. */
 function traceMaybe<T>(context: Record<string, unknown>, work: () => MaybePromise<T>): MaybePromise<T> {
-  storeChannel.start.publish(context);
-  let result: MaybePromise<T>;
-  try {
-    result = work();
-  } catch (error) {
-    context.error = error;
-    storeChannel.error.publish(context);
-    storeChannel.end.publish(context);
-    throw error;
-  }
-  context.result = result;
-  storeChannel.end.publish(context);
-  if (!isPromise(result)) return result;
-  return result.then(
-    (value) => {
-      context.result = value;
-      storeChannel.asyncStart.publish(context);
-      storeChannel.asyncEnd.publish(context);
-      return value;
-    },
-    (error: unknown) => {
+  // runStores, not publish: a subscriber's bound store (a span as the parent of what runs inside) applies.
+  return storeChannel.start.runStores(context, () => {
+    let result: MaybePromise<T>;
+    try {
+      result = work();
+    } catch (error) {
       context.error = error;
       storeChannel.error.publish(context);
-      storeChannel.asyncStart.publish(context);
-      storeChannel.asyncEnd.publish(context);
+      storeChannel.end.publish(context);
       throw error;
-    },
-  );
+    }
+    context.result = result;
+    storeChannel.end.publish(context);
+    if (!isPromise(result)) return result;
+    return result.then(
+      (value) => {
+        context.result = value;
+        storeChannel.asyncStart.publish(context);
+        storeChannel.asyncEnd.publish(context);
+        return value;
+      },
+      (error: unknown) => {
+        context.error = error;
+        storeChannel.error.publish(context);
+        storeChannel.asyncStart.publish(context);
+        storeChannel.asyncEnd.publish(context);
+        throw error;
+      },
+    );
+  });
 }
 
 const STORE_OPERATIONS = ['get', 'set', 'delete', 'touch', 'replace', 'lock', 'unlock'] as const;
