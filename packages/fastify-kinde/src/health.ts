@@ -44,7 +44,9 @@ function cachedProbe(probe: () => Promise<void>, ttlMs: number): () => Promise<P
       await probe();
       return { ok: true, latencyMs: Math.round(performance.now() - started), checkedAt };
     } catch (error) {
-      const code = (error as { code?: unknown; name?: unknown }).code ?? (error as Error).name;
+      // fetch fails with a TypeError whose cause has the code (ECONNREFUSED, …); timeouts are TimeoutError.
+      const failure = error as { code?: unknown; name?: unknown; cause?: { code?: unknown } };
+      const code = failure.code ?? failure.cause?.code ?? failure.name;
       return {
         ok: false,
         latencyMs: Math.round(performance.now() - started),

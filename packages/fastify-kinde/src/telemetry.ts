@@ -139,6 +139,20 @@ const STORE_OPERATIONS = ['get', 'set', 'delete', 'touch', 'replace', 'lock', 'u
 export function tracedStore(store: SessionStore, name: string): SessionStore {
   const wrapped = Object.create(store) as SessionStore;
   const methods = wrapped as unknown as Record<string, unknown>;
+  // Every other method runs on the store itself (one with #private fields fails on another `this`).
+  for (let proto: object | null = store; proto !== null && proto !== Object.prototype; ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const value = Object.getOwnPropertyDescriptor(proto, name)?.value;
+      if (
+        name !== 'constructor' &&
+        typeof value === 'function' &&
+        !(name in methods && Object.hasOwn(methods, name))
+      ) {
+        methods[name] = (value as (...args: unknown[]) => unknown).bind(store);
+      }
+    }
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
   for (const operation of STORE_OPERATIONS) {
     const original = (store as unknown as Record<string, unknown>)[operation];
     if (typeof original !== 'function') continue;
