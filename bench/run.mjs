@@ -136,6 +136,17 @@ const SERVERS = {
     cookie: /kinde_session$/,
   },
   'kinde-bearer': { script: 'servers/kinde.mjs', env: { STORE: 'memory' }, cookie: /kinde_session$/ },
+  // The same with the OpenTelemetry SDK and the items API's bridge subscribed, and an onAuthEvent.
+  'kinde-memory-otel': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'memory', OTEL: '1' },
+    cookie: /kinde_session$/,
+  },
+  'kinde-bearer-otel': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'memory', OTEL: '1' },
+    cookie: /kinde_session$/,
+  },
   express: { script: 'servers/express-kinde.mjs', cookie: /^connect\.sid$/, loginPath: '/login' },
 };
 
@@ -197,6 +208,20 @@ const ROWS = [
     id: 'bearer-repeat',
     label: 'fastify-kinde `/`, bearer, repeated',
     server: 'kinde-bearer',
+    path: '/',
+    auth: 'bearer',
+  },
+  {
+    id: 'kinde-memory-otel',
+    label: 'fastify-kinde `/`, memory sessions, OpenTelemetry on',
+    server: 'kinde-memory-otel',
+    path: '/',
+    auth: 'cookie',
+  },
+  {
+    id: 'bearer-repeat-otel',
+    label: 'fastify-kinde `/`, bearer, repeated, OpenTelemetry on',
+    server: 'kinde-bearer-otel',
     path: '/',
     auth: 'bearer',
   },

@@ -110,6 +110,8 @@ export function judge({ rows, growth, startup, verifyUs }) {
   ratioTarget('kinde-sqlite', 0.9, 'protected `/`, SQLite store');
   ratioTarget('kinde-redis', 0.8, 'protected `/`, Redis store with local cache');
   ratioTarget('bearer-repeat', 0.8, 'bearer, repeated token');
+  ratioTarget('kinde-memory-otel', 0.9, 'protected `/`, memory store, OpenTelemetry on');
+  ratioTarget('bearer-repeat-otel', 0.8, 'bearer, repeated token, OpenTelemetry on');
   const first = byId.get('bearer-first');
   const repeat = byId.get('bearer-repeat');
   if (first?.status === 'ok' && repeat?.status === 'ok') {

@@ -5,6 +5,7 @@
 //      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, MAX_ENTRIES (memory store bound),
 //      DATABASE_URL, PG_TABLE, PG_CACHE=1|0 (the PostgreSQL store's local cache)
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import * as kinde from 'fastify-kinde';
 import { buildApp } from '../../examples/items-api/dist/src/app.js';
@@ -48,6 +49,30 @@ async function makeStore() {
 
 const store = await makeStore();
 
+// OTEL=1: the OpenTelemetry SDK with the items API's bridge (spans processed and dropped, metrics
+// aggregated), and an onAuthEvent callback: the cost of running instrumented.
+/** @type {Partial<import('fastify-kinde').KindeOptions>} */
+let instrumented = {};
+if (process.env.OTEL === '1') {
+  // The SDK is a devDependency of the items API: resolved from there.
+  const fromItemsApi = createRequire(new URL('../../examples/items-api/package.json', import.meta.url));
+  const { BasicTracerProvider, SimpleSpanProcessor } = fromItemsApi('@opentelemetry/sdk-trace-base');
+  const { MeterProvider, PeriodicExportingMetricReader, InMemoryMetricExporter, AggregationTemporality } =
+    fromItemsApi('@opentelemetry/sdk-metrics');
+  const { bridgeKindeToOpenTelemetry } = await import('../../examples/items-api/dist/src/otel-bridge.js');
+  const drop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(drop)] }).getTracer(
+    'bench',
+  );
+  const reader = new PeriodicExportingMetricReader({
+    exporter: new InMemoryMetricExporter(AggregationTemporality.DELTA),
+    exportIntervalMillis: 60_000,
+  });
+  bridgeKindeToOpenTelemetry({ tracer, meter: new MeterProvider({ readers: [reader] }).getMeter('bench') });
+  let events = 0;
+  instrumented = { onAuthEvent: () => void events++ };
+}
+
 // Remember the last session written (at login), to copy it under fresh ids for the growth runs.
 // Only `set` is wrapped: the request hot path (`get`, `touch`) runs on the store untouched.
 /** @type {{ key: string, value: object, ttlMs: number } | undefined} */
@@ -67,6 +92,7 @@ const app = await buildApp({
     sessionSecret: 'bench-session-secret-0123456789abcdef0123',
     sessionStore: store,
     env: {},
+    ...instrumented,
   },
 });
 

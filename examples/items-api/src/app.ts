@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
   type FastifyInstance,
+  type FastifySchema,
   type FastifySchemaValidationError,
   type FastifyServerOptions,
 } from 'fastify';
@@ -111,6 +112,26 @@ export async function buildApp(options: ItemsApiOptions = {}): Promise<FastifyIn
   );
 
   app.get('/me', { onRequest: requireAuth() }, (request) => request.kinde.getUser());
+
+  // Public, and cheap: the provider probe is cached (30 s) and shared, so polling /health cannot
+  // turn into load on Kinde. 503 while the provider or the store is unreachable.
+  app.get(
+    '/health',
+    {
+      logLevel: 'warn',
+      schema: {
+        tags: ['ops'],
+        summary: 'Health of the service: identity provider, signing keys, session store, caches',
+      } as FastifySchema,
+    },
+    async (_request, reply) => {
+      const health = await app.kinde.health();
+      return reply
+        .code(health.status === 'ok' ? 200 : 503)
+        .header('cache-control', 'no-store')
+        .send(health);
+    },
+  );
 
   return app;
 }

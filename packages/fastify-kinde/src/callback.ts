@@ -6,6 +6,7 @@ import type { LoginChecks, OidcClient, ProviderTokens } from './oidc.js';
 import { safeReturnTo } from './return-to.js';
 import type { SessionManager } from './session/manager.js';
 import type { Claims } from './session/record.js';
+import { type AuditTrail, type LoginMethod, loginChannel, reasonOf, traced } from './telemetry.js';
 import type { TokenVerifier } from './tokens.js';
 
 /** What the callback needs. */
@@ -15,6 +16,7 @@ export interface CallbackDeps {
   sessions: SessionManager;
   verifier: TokenVerifier;
   attempts: LoginAttempts;
+  audit?: AuditTrail;
 }
 
 /** The raw query string: openid-client checks the parameters itself, exactly as they arrived. */
@@ -55,7 +57,26 @@ async function exchange(
  * ```
  */
 export function kindeCallback(deps: CallbackDeps) {
-  return async function handleCallback(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  return function handleCallback(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    return traced(loginChannel, { step: 'callback' }, async () => {
+      try {
+        return await complete(request, reply);
+      } catch (error) {
+        const providerError = error instanceof KindeAuthError ? error.details.error : undefined;
+        deps.audit?.emit(
+          {
+            type: 'login.refused',
+            reason: reasonOf(error),
+            ...(providerError === undefined ? {} : { providerError: providerError.slice(0, 64) }),
+          },
+          request,
+        );
+        throw error;
+      }
+    });
+  };
+
+  async function complete(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const params = callbackParams(request.url);
     const state = params.get('state');
     const attempt = deps.attempts.take(request, reply, state);
@@ -78,8 +99,17 @@ export function kindeCallback(deps: CallbackDeps) {
     const previous = request.kinde.sessionId;
     if (previous !== null) await deps.sessions.destroy(previous);
     await deps.sessions.create(reply, tokens, accessClaims);
+    deps.audit?.emit(
+      {
+        type: 'login.completed',
+        method: (attempt.method as LoginMethod | undefined) ?? null,
+        userId: String(accessClaims.sub),
+        orgCode: typeof accessClaims.org_code === 'string' ? accessClaims.org_code : null,
+      },
+      request,
+    );
     // Checked when the login began and sealed since; checked again here, where it becomes `Location`.
     const location = safeReturnTo(attempt.returnTo, deps.config.postLoginRedirectUrl, deps.config.siteUrl);
     return reply.header('cache-control', 'no-store').redirect(location, 302);
-  };
+  }
 }

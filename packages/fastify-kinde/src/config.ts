@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
+import type { AuthEvent } from './telemetry.js';
 import type { KindeWebhookOptions } from './webhooks.js';
 
 /** Paths of the auth routes; each may be changed. */
@@ -76,6 +77,12 @@ export interface KindeOptions {
   maxSessionsPerUser?: number;
   /** Opt-in route receiving Kinde's webhooks (README "Signing users out everywhere"). */
   webhooks?: KindeWebhookOptions;
+  /** Called synchronously with each audit event (README "Operating it"); what it throws is logged once and ignored. */
+  onAuthEvent?: (event: AuthEvent) => void;
+  /** pino level of the audit lines, or `false` for none. Default `info`. */
+  auditLogLevel?: 'trace' | 'debug' | 'info' | 'warn' | false;
+  /** Seconds a provider reachability probe of `app.kinde.health()` is reused. Default 30. */
+  healthProbeTtl?: number;
 }
 
 /** The validated configuration: every value present and checked. */

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FlagValue } from './claims.js';
 import type { KindeContext } from './context.js';
+import { guardRefused } from './telemetry.js';
 
 /** How a caller may authenticate: a browser session, a bearer token, or either (the default). */
 export type AuthMode = 'session' | 'bearer' | 'either';
@@ -150,11 +151,13 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
     if (kinde.unavailable) {
+      guardRefused(503, kinde.problem === null ? 'ERR_STORE_UNAVAILABLE' : 'ERR_PROVIDER_UNAVAILABLE');
       reply.code(503).send({ detail: kinde.problem ?? 'Session store unavailable' });
       return;
     }
     if (!kinde.isAuthenticated() || (mode !== 'either' && kinde.via !== mode)) {
       if (mode !== 'session') reply.header('www-authenticate', challenge(kinde, mode));
+      guardRefused(401, kinde.problem === null ? 'ERR_NOT_AUTHENTICATED' : 'ERR_TOKEN_INVALID');
       reply.code(401).send({ detail: 'Not authenticated' });
       return;
     }
@@ -166,6 +169,7 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
           `Bearer error="insufficient_scope", error_description="${quoted(reason)}"`,
         );
       }
+      guardRefused(403, 'ERR_MISSING_PERMISSION');
       reply.code(403).send({ detail: reason });
       return;
     }

@@ -16,6 +16,7 @@ export {
   requirePermission,
   requireRole,
 } from './guards.js';
+export type { KindeHealth, ProbeResult } from './health.js';
 export type { KindeInstance } from './plugin.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
 export {
@@ -44,6 +45,14 @@ export {
 } from './session/sqlite.js';
 export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
 export type { SessionFilter, UserSessionInfo } from './session/user-index.js';
+export {
+  type AuthEvent,
+  type AuthEventBody,
+  type AuthReason,
+  CHANNELS,
+  type LoginMethod,
+  type ProviderEndpoint,
+} from './telemetry.js';
 export {
   defaultWebhookReactions,
   type KindeWebhookEvent,

@@ -1,5 +1,6 @@
 import { createLocalJWKSet, type JSONWebKeySet, type JWTHeaderParameters, errors as joseErrors } from 'jose';
 import { KindeAuthError } from './errors.js';
+import { tracedProvider } from './telemetry.js';
 
 /** Options of {@link createJwksCache}. */
 export interface JwksCacheOptions {
@@ -24,6 +25,8 @@ export interface JwksCache {
   refresh(): Promise<void>;
   /** Starts a background refresh when the set is stale; never waits. Cheap: call it on every use. */
   tick(): void;
+  /** When the key set was last fetched (ms since the epoch, 0 before the first), and how many keys it has. */
+  state(): { fetchedAt: number; keys: number };
 }
 
 type KeyGetter = ReturnType<typeof createLocalJWKSet>;
@@ -76,7 +79,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   }
 
   function refresh(): Promise<void> {
-    inflight ??= fetchKeys()
+    inflight ??= tracedProvider('jwks', fetchKeys)
       .then(
         () => {
           backoffMs = 0;
@@ -114,6 +117,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   return {
     refresh,
     tick,
+    state: () => ({ fetchedAt, keys: kids.size }),
     async getKey(header) {
       if (keys === undefined) await firstKeys();
       else tick();

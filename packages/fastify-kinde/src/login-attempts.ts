@@ -20,6 +20,8 @@ export interface LoginAttempt {
   returnTo: string;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The route that began it (`login`, `register`, `create_org`), for the audit trail. */
+  method?: string;
 }
 
 /** Login attempts bound to the browser that started them, each taken at most once. */
@@ -76,6 +78,7 @@ function seal(key: Buffer, attempt: LoginAttempt): string {
     attempt.codeVerifier,
     attempt.returnTo,
     attempt.expiresAt,
+    ...(attempt.method === undefined ? [] : [attempt.method]),
   ]);
   const body = Buffer.concat([cipher.update(json, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
@@ -83,12 +86,13 @@ function seal(key: Buffer, attempt: LoginAttempt): string {
 
 function decode(json: string): LoginAttempt | undefined {
   const value: unknown = JSON.parse(json);
-  if (!Array.isArray(value) || value.length !== 5) return undefined;
-  const [state, nonce, codeVerifier, returnTo, expiresAt] = value as unknown[];
+  if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
+  const [state, nonce, codeVerifier, returnTo, expiresAt, method] = value as unknown[];
   if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string')
     return undefined;
   if (typeof returnTo !== 'string' || typeof expiresAt !== 'number') return undefined;
-  return { state, nonce, codeVerifier, returnTo, expiresAt };
+  if (method !== undefined && typeof method !== 'string') return undefined;
+  return { state, nonce, codeVerifier, returnTo, expiresAt, ...(method === undefined ? {} : { method }) };
 }
 
 /** The attempt sealed in `sealed`, when one of `keys` sealed it; undefined for anything else. */

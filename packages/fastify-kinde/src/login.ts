@@ -5,6 +5,7 @@ import type { LoginAttempts } from './login-attempts.js';
 import type { AuthorizeExtras, LoginChecks, OidcClient } from './oidc.js';
 import { safeReturnTo } from './return-to.js';
 import { randomId } from './session/record.js';
+import { type AuditTrail, type LoginMethod, loginChannel, reasonOf, traced } from './telemetry.js';
 
 const passThrough = { type: 'string', maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
 
@@ -55,8 +56,33 @@ export type StartLogin = (
  * app.get('/login', (req, reply) => startLogin(req, reply, {}));
  * ```
  */
-export function loginStarter(config: KindeConfig, oidc: OidcClient, attempts: LoginAttempts): StartLogin {
-  return async function startLogin(request, reply, extras) {
+export function loginStarter(
+  config: KindeConfig,
+  oidc: OidcClient,
+  attempts: LoginAttempts,
+  audit?: AuditTrail,
+): StartLogin {
+  return function startLogin(request, reply, extras) {
+    const method = methodOf(extras);
+    return traced(loginChannel, { step: 'start', method }, async () => {
+      let result: FastifyReply;
+      try {
+        result = await begin(request, reply, extras, method);
+      } catch (error) {
+        audit?.emit({ type: 'login.refused', reason: reasonOf(error) }, request);
+        throw error;
+      }
+      audit?.emit({ type: 'login.started', method, orgCode: request.query.org_code ?? null }, request);
+      return result;
+    });
+  };
+
+  async function begin(
+    request: FastifyRequest<{ Querystring: LoginQuery }>,
+    reply: FastifyReply,
+    extras: AuthorizeExtras,
+    method: LoginMethod,
+  ): Promise<FastifyReply> {
     const q = request.query;
     const returnTo = safeReturnTo(q.returnTo, config.postLoginRedirectUrl, config.siteUrl);
     const checks: LoginChecks = {
@@ -72,7 +98,13 @@ export function loginStarter(config: KindeConfig, oidc: OidcClient, attempts: Lo
       ...(q.audience ? { audience: q.audience } : {}),
       ...extras,
     });
-    attempts.begin(request, reply, { ...checks, returnTo });
+    attempts.begin(request, reply, { ...checks, returnTo, method });
     return reply.header('cache-control', 'no-store').redirect(url.href, 302);
-  };
+  }
+}
+
+/** The route a login began on, from what that route adds (never from the caller's query). */
+function methodOf(extras: AuthorizeExtras): LoginMethod {
+  if (extras.is_create_org === 'true') return 'create_org';
+  return extras.prompt === 'create' ? 'register' : 'login';
 }

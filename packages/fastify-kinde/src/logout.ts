@@ -4,6 +4,7 @@ import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { confirmSignOutPage } from './pages.js';
 import type { SessionManager } from './session/manager.js';
+import type { AuditTrail } from './telemetry.js';
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
@@ -55,7 +56,12 @@ export function sameOriginPost(request: FastifyRequest, site: URL): boolean {
  * app.post('/logout', { onRequest: logout.checkOrigin }, logout.viaPost);
  * ```
  */
-export function logoutHandlers(config: KindeConfig, oidc: OidcClient, sessions: SessionManager) {
+export function logoutHandlers(
+  config: KindeConfig,
+  oidc: OidcClient,
+  sessions: SessionManager,
+  audit?: AuditTrail,
+) {
   async function endSession(request: FastifyRequest, reply: FastifyReply, status: 302 | 303) {
     if (request.kinde.unavailable) {
       // The session cannot be deleted now: clearing only the cookie would leave it alive in the store.
@@ -66,6 +72,7 @@ export function logoutHandlers(config: KindeConfig, oidc: OidcClient, sessions: 
     }
     const id = request.kinde.sessionId;
     if (id !== null) await sessions.destroy(id);
+    audit?.emit({ type: 'logout', userId: request.kinde.getUser()?.id ?? null }, request);
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
     return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
   }

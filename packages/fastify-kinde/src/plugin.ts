@@ -11,6 +11,7 @@ import {
   requirePermission,
   requireRole,
 } from './guards.js';
+import { type CacheCounters, createHealth, type KindeHealth } from './health.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { createRefresher } from './refresh.js';
@@ -25,6 +26,13 @@ import { createCookieSigner } from './session/signer.js';
 import { sqliteSessionStore } from './session/sqlite.js';
 import type { SessionStore } from './session/store.js';
 import { createUserIndex, subject, type UserSessionInfo } from './session/user-index.js';
+import {
+  announceInstance,
+  auditedRefresher,
+  createAuditTrail,
+  tracedOidc,
+  tracedStore,
+} from './telemetry.js';
 import { createTokenVerifier } from './tokens.js';
 import { registerWebhooks } from './webhooks.js';
 
@@ -46,6 +54,11 @@ export interface KindeInstance {
   revokeUser(sub: string): Promise<number>;
   /** The user's sessions: created, last seen, expiry, organization; no ids, no tokens. */
   sessionsOf(sub: string): Promise<UserSessionInfo[]>;
+  /**
+   * Provider reachable (probe cached `healthProbeTtl` seconds), JWKS age, store reachable, cache
+   * stats: for the app's own health route. Holds no secret.
+   */
+  health(): Promise<KindeHealth>;
 }
 
 declare module 'fastify' {
@@ -83,22 +96,55 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
   const ownStore = !('get' in config.store);
   const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
+  const storeName = 'get' in config.store ? 'custom' : config.store.kind;
   const signer = createCookieSigner(config.sessionSecrets);
-  const oidc = createOidcClient(config);
+  const oidc = tracedOidc(createOidcClient(config));
   const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
-  const refresher = createRefresher({ oidc, verifier });
-  const users = createUserIndex(store, {
+  const audit = createAuditTrail({
+    log: app.log,
+    level: options.auditLogLevel ?? 'info',
+    onAuthEvent: options.onAuthEvent,
+  });
+  const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
+  const userIndex = createUserIndex(store, {
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
     ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
   });
+  // Every revocation (revokeUser, signOutEverywhere, a webhook) is one audit event.
+  const users = {
+    ...userIndex,
+    async revoke(sub: string, filter?: Parameters<typeof userIndex.revoke>[1]) {
+      const ended = await userIndex.revoke(sub, filter);
+      audit.emit({ type: 'session.revoked', userId: sub, sessions: ended });
+      return ended;
+    },
+  };
   const sessions = createSessionManager({
     config,
-    store,
+    store: tracedStore(store, storeName),
     signer,
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
     users,
+    onExpired: (record) =>
+      audit.emit({
+        type: 'session.expired',
+        reason: record === undefined ? 'not_found' : 'absolute_timeout',
+        userId: record?.user?.id ?? null,
+      }),
+  });
+  const counters: CacheCounters = { bearerHits: 0, bearerMisses: 0 };
+  announceInstance({
+    issuerUrl: config.issuerUrl,
+    stats: () => ({ bearerCache: { hits: counters.bearerHits, misses: counters.bearerMisses } }),
+  });
+  const health = createHealth({
+    issuerUrl: config.issuerUrl,
+    store,
+    jwks: () => verifier.jwksState?.() ?? { fetchedAt: 0, keys: 0 },
+    counters,
+    providerTtlMs: (options.healthProbeTtl ?? 30) * 1000,
   });
 
   if (config.ephemeralSecret) {
@@ -118,7 +164,17 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   }
 
   app.decorateRequest('kinde', null as unknown as KindeContext);
-  app.addHook('onRequest', credentialHook({ sessions, verifier, oidc }));
+  app.addHook(
+    'onRequest',
+    credentialHook({
+      sessions,
+      verifier,
+      oidc,
+      counters,
+      onBearerRefused: (request, reason, detail) =>
+        audit.emit({ type: 'bearer.refused', reason, detail }, request),
+    }),
+  );
 
   const permissions = new Set<string>();
   enforceRouteOption(app, (route) => {
@@ -131,6 +187,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     sessions,
     verifier,
     securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
+    audit,
   });
 
   app.decorate('kinde', {
@@ -145,6 +202,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     routes: { ...config.routes },
     revokeUser: async (sub) => users.revoke(subject(sub)),
     sessionsOf: async (sub) => users.list(subject(sub)),
+    health,
   } satisfies KindeInstance);
   if (options.webhooks) {
     registerWebhooks(app, options.webhooks, {

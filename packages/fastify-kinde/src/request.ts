@@ -144,6 +144,14 @@ export interface CredentialDeps {
   sessions: SessionManager;
   verifier: TokenVerifier;
   oidc: OidcClient;
+  /** Told of each refused bearer token: a stable reason code and the phrase of `WWW-Authenticate`. */
+  onBearerRefused?(
+    request: FastifyRequest,
+    reason: 'ERR_TOKEN_INVALID' | 'ERR_PROVIDER_UNAVAILABLE',
+    detail: string,
+  ): void;
+  /** Hits and misses of the verified-token cache. */
+  counters?: { bearerHits: number; bearerMisses: number };
 }
 
 /**
@@ -151,7 +159,11 @@ export interface CredentialDeps {
  * Bearer` header is sent) or else from the session cookie. It never answers the request itself: the
  * guards decide. Synchronous stores and cached tokens make no promise.
  */
-export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
+export function credentialHook({ sessions, verifier, oidc, onBearerRefused, counters }: CredentialDeps) {
+  const refuse = (request: FastifyRequest, detail: string): KindeContext => {
+    onBearerRefused?.(request, 'ERR_TOKEN_INVALID', detail);
+    return refusedContext(detail);
+  };
   // A record (or verified claims) keeps its object identity while a store or cache holds it, so its
   // context is made once, not on every request.
   const sessionContexts = new WeakMap<SessionRecord, KindeContext>();
@@ -200,18 +212,21 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
 
   const bearerVerified = (request: FastifyRequest, _reply: FastifyReply, claims: Claims) => {
     request.kinde = bearerContexts.get(claims) ?? bearerContextFor(bearerToken(request)!, claims);
+    if (request.kinde.problem !== null)
+      onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
   };
 
   const bearerFailed = (request: FastifyRequest, error: unknown) => {
     // No key could be fetched to check the token: an outage, not a bad token (a 401 would make the
     // client throw a good token away).
     if (isProviderDown(error)) {
+      onBearerRefused?.(request, 'ERR_PROVIDER_UNAVAILABLE', KEYS_UNAVAILABLE);
       request.kinde = unavailableContext(KEYS_UNAVAILABLE);
       return;
     }
     const reason =
       error instanceof KindeAuthError ? (error.details.reason ?? error.message) : 'the token is invalid';
-    request.kinde = refusedContext(reason);
+    request.kinde = refuse(request, reason);
   };
 
   const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
@@ -224,12 +239,16 @@ export function credentialHook({ sessions, verifier, oidc }: CredentialDeps) {
       const presented = authorization.slice(7);
       const known = verifier.peek(presented);
       if (known !== undefined) {
+        if (counters !== undefined) counters.bearerHits++;
         request.kinde = bearerContexts.get(known) ?? bearerContextFor(presented, known);
+        if (request.kinde.problem !== null)
+          onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
         done();
         return;
       }
+      if (counters !== undefined) counters.bearerMisses++;
       if (bearerToken(request) === undefined) {
-        request.kinde = refusedContext('the bearer token is malformed');
+        request.kinde = refuse(request, 'the bearer token is malformed');
         done();
         return;
       }

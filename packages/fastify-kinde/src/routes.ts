@@ -7,6 +7,7 @@ import { logoutHandlers } from './logout.js';
 import type { OidcClient } from './oidc.js';
 import { renderError } from './pages.js';
 import type { SessionManager } from './session/manager.js';
+import type { AuditTrail } from './telemetry.js';
 import type { TokenVerifier } from './tokens.js';
 
 export { safeReturnTo } from './return-to.js';
@@ -19,6 +20,8 @@ export interface AuthRouteDeps {
   verifier: TokenVerifier;
   /** The OpenAPI security schemes, added to the document by @fastify/swagger through the login route. */
   securitySchemes: () => Record<string, unknown>;
+  /** Where audit events go. */
+  audit?: AuditTrail;
 }
 
 /** What @fastify/swagger hands a route's `swaggerTransform` (only the parts used here). */
@@ -65,7 +68,7 @@ function withSecuritySchemes(schemes: () => Record<string, unknown>): FastifyCon
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { config, oidc, sessions, verifier } = deps;
   const attempts = createLoginAttempts(config);
-  const startLogin = loginStarter(config, oidc, attempts);
+  const startLogin = loginStarter(config, oidc, attempts, deps.audit);
   const loginRoute = (summary: string, description: string) => ({
     errorHandler: renderError,
     schema: docs(summary, description, { querystring: loginQuery }),
@@ -109,10 +112,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         'Where Kinde sends the browser back: checks `state`, exchanges the code, starts the session.',
       ),
     },
-    kindeCallback({ config, oidc, sessions, verifier, attempts }),
+    kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit }),
   );
 
-  const logout = logoutHandlers(config, oidc, sessions);
+  const logout = logoutHandlers(config, oidc, sessions, deps.audit);
   app.get(
     config.routes.logout,
     {

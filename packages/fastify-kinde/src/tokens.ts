@@ -18,6 +18,8 @@ export interface TokenVerifier {
   verifyCached(token: string): MaybePromise<Claims>;
   /** The claims of `token` when it is in the cache and still valid; never verifies (a stale JWKS is refreshed in the background). */
   peek(token: string): Claims | undefined;
+  /** The signing keys' cache: when fetched, how many (for `app.kinde.health()`). */
+  jwksState?(): { fetchedAt: number; keys: number };
 }
 
 /** Options of the verifier. */
@@ -151,6 +153,7 @@ export function createTokenVerifier(
 
   return {
     verify,
+    jwksState: () => jwks.state(),
     peek(token) {
       const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
       if (hit === undefined || hit.token !== token) return undefined;

@@ -89,6 +89,11 @@ interface Deps {
   fetchProfile(accessToken: string): Promise<KindeUserProfile>;
   /** Indexes new sessions by user, for `revokeUser` and `sessionsOf` (sign-in only, never the hot path). */
   users?: UserIndex;
+  /**
+   * Told when a validly signed cookie names a session that is over (the audit trail): past its
+   * absolute lifetime (`record` given), or no longer stored (idle or absolute timeout, or ended).
+   */
+  onExpired?(record: SessionRecord | undefined): void;
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -108,6 +113,7 @@ export function createSessionManager({
   refresher,
   fetchProfile,
   users,
+  onExpired,
 }: Deps): SessionManager {
   const cookieName = config.secureCookies ? '__Host-kinde_session' : 'kinde_session';
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
@@ -159,10 +165,14 @@ export function createSessionManager({
     entry: StoreEntry<object> | undefined,
     rotated: boolean,
   ): MaybePromise<LoadedSession | undefined> {
-    if (entry === undefined) return undefined;
+    if (entry === undefined) {
+      onExpired?.(undefined);
+      return undefined;
+    }
     const record = entry.value as SessionRecord;
     const now = Date.now();
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
+      onExpired?.(record);
       return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
     if (refresher.due(record, now)) return renew(id, record, rotated);

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import diagnostics_channel from 'node:diagnostics_channel';
+import { after, describe, test } from 'node:test';
+import { CHANNELS, memorySessionStore, type SessionStore } from '../src/index.js';
+import { tracedStore } from '../src/telemetry.js';
+import { type Rig, startRig } from './setup.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const discoveries = (rig: Rig) =>
+  rig.emulator.requests.filter((r) => r.path === '/.well-known/openid-configuration').length;
+
+describe('app.kinde.health()', () => {
+  const rigs: Rig[] = [];
+  after(() => Promise.all(rigs.map((r) => r.close())));
+
+  test('reports provider, keys, store and cache; probes the provider once per TTL, however often asked', async () => {
+    const rig = await startRig({ kinde: { healthProbeTtl: 0.5 } });
+    rigs.push(rig);
+    const { access_token: token } = await rig.emulator.control.issueTokens({ user: 'admin@example.test' });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(
+        (await fetch(`${rig.appUrl}/`, { headers: { authorization: `Bearer ${token}` } })).status,
+        200,
+      );
+    }
+    const before = discoveries(rig);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => rig.app.kinde.health()));
+    assert.equal(discoveries(rig) - before, 1, 'twenty concurrent calls: one probe');
+    const health = answers[0]!;
+    assert.equal(health.status, 'ok');
+    assert.equal(health.provider.ok, true);
+    assert.equal(health.store.ok, true);
+    assert.equal(health.jwks.keys, 1);
+    assert.ok(health.jwks.ageSeconds !== null && health.jwks.ageSeconds >= 0);
+    assert.deepEqual(health.cache.bearer, { hits: 2, misses: 1, hitRatio: 2 / 3 });
+
+    rig.emulator.control.failEndpoint('discovery', { mode: 'down' });
+    assert.equal((await rig.app.kinde.health()).provider.ok, true, 'within the TTL the last answer stands');
+    await sleep(600);
+    const down = await rig.app.kinde.health();
+    assert.equal(down.status, 'degraded');
+    assert.equal(down.provider.ok, false);
+    assert.match(down.provider.error ?? '', /^HTTP_5\d\d$/);
+    rig.emulator.control.clearFailures();
+  });
+
+  test('a failing store is reported, with a code and not a message', async () => {
+    const inner = memorySessionStore();
+    const store: SessionStore = Object.assign(Object.create(inner) as SessionStore, {
+      get: () =>
+        Promise.reject(Object.assign(new Error('redis://user:pw@host refused'), { code: 'ECONNREFUSED' })),
+    });
+    const rig = await startRig({ kinde: { sessionStore: store } });
+    rigs.push(rig);
+    const health = await rig.app.kinde.health();
+    assert.equal(health.status, 'degraded');
+    assert.equal(health.store.ok, false);
+    assert.equal(health.store.error, 'ECONNREFUSED');
+    assert.ok(!JSON.stringify(health).includes('pw@'));
+  });
+});
+
+describe('the store tracing wrapper', () => {
+  test('keeps a class store with #private fields working, traced methods and others alike', async () => {
+    class PrivateStore {
+      readonly #inner = memorySessionStore();
+      get(key: string) {
+        return this.#inner.get(key);
+      }
+      set(key: string, value: object, ttlMs: number) {
+        return this.#inner.set(key, value, ttlMs);
+      }
+      delete(key: string) {
+        return this.#inner.delete(key);
+      }
+      touch(key: string, ttlMs: number) {
+        return this.#inner.touch(key, ttlMs);
+      }
+      count() {
+        return this.#inner.get('a') === undefined ? 0 : 1;
+      }
+    }
+    const traced = tracedStore(
+      new PrivateStore() as unknown as SessionStore,
+      'custom',
+    ) as unknown as PrivateStore;
+    const seen: string[] = [];
+    const channel = diagnostics_channel.tracingChannel<object, object>(CHANNELS.store);
+    const handlers = {
+      start: (m: object) => seen.push((m as { operation: string }).operation),
+      end() {},
+      asyncStart() {},
+      asyncEnd() {},
+      error() {},
+    };
+    channel.subscribe(handlers);
+    try {
+      await traced.set('a', { v: 1 }, 1000);
+      assert.deepEqual((await traced.get('a'))?.value, { v: 1 });
+      assert.equal(traced.count(), 1);
+    } finally {
+      channel.unsubscribe(handlers);
+    }
+    assert.deepEqual(seen, ['set', 'get']);
+    await traced.get('a');
+    assert.deepEqual(seen, ['set', 'get'], 'nothing is published without subscribers');
+  });
+});
