@@ -1,25 +1,38 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
 import { HttpClient, login } from 'test-kit';
 import { type Rig, startRig } from './setup.js';
 
 const refreshCount = (rig: Rig) =>
   rig.emulator.requests.filter((r) => r.grantType === 'refresh_token').length;
 
+/** The session's access token and when it expires (ms since the epoch). */
+async function accessToken(client: HttpClient, rig: Rig): Promise<{ token: string; exp: number }> {
+  const token = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token as string;
+  return { token, exp: (decodeJwt(token).exp as number) * 1000 };
+}
+
+/**
+ * Waits until `at` (ms since the epoch). The tests wait for points relative to the token's own
+ * expiry, not for a fixed time after login, so a slow login on a loaded machine cannot move them.
+ */
+const until = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+
 describe('token refresh', () => {
   const rigs: Rig[] = [];
   after(() => Promise.all(rigs.map((r) => r.close())));
 
   test('an expiring access token is refreshed once for many concurrent requests', async () => {
-    // Tokens live 7 s; the plugin refreshes within 5 s of expiry, so after 2.5 s the next request refreshes
-    // and the new token is good for a while.
-    const rig = await startRig({ emulator: { accessTokenTtl: 7 } });
+    // Tokens live 10 s; the plugin refreshes within 5 s of expiry, so 4 s before it the next request
+    // refreshes and the new token is good for a while.
+    const rig = await startRig({ emulator: { accessTokenTtl: 10 } });
     rigs.push(rig);
     const client = new HttpClient();
     await login(client, rig.appUrl, 'admin@example.test');
-    const tokenBefore = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
+    const { token: tokenBefore, exp } = await accessToken(client, rig);
     const before = refreshCount(rig);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await until(exp - 4_000);
     const answers = await Promise.all(Array.from({ length: 20 }, () => client.request(`${rig.appUrl}/`)));
     assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
     assert.equal(refreshCount(rig), before + 1, 'twenty concurrent requests share one refresh');
@@ -46,16 +59,18 @@ describe('token refresh', () => {
 
 describe('token refresh against a provider that returns the unexpired access token (as Kinde does)', () => {
   test('the last seconds of a token cost one refresh, not one per request', async () => {
-    const rig = await startRig({ emulator: { accessTokenTtl: 6, reuseAccessTokenOnRefresh: true } });
+    const rig = await startRig({ emulator: { accessTokenTtl: 10, reuseAccessTokenOnRefresh: true } });
     try {
       const client = new HttpClient();
       await login(client, rig.appUrl, 'admin@example.test');
+      const { exp } = await accessToken(client, rig);
       const before = refreshCount(rig);
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Inside the last 5 s (the refresh skew), with time to spare before the token expires.
+      await until(exp - 4_500);
       for (let i = 0; i < 10; i++) assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
       assert.equal(refreshCount(rig), before + 1, 'ten requests near expiry: one refresh');
-      const token = JSON.parse((await client.request(`${rig.appUrl}/whoami`)).body).token;
-      await new Promise((resolve) => setTimeout(resolve, 4_700));
+      const { token } = await accessToken(client, rig);
+      await until(exp + 200);
       assert.equal(
         (await client.request(`${rig.appUrl}/`)).status,
         200,
