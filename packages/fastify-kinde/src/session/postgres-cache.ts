@@ -1,9 +1,6 @@
 import type { Notification, Pool, PoolClient } from 'pg';
 import { createLocalCache, type LocalCache, type LocalCacheOptions } from './local-cache.js';
 
-/** Options of the in-process read cache of `postgresSessionStore`. */
-export type PostgresLocalCacheOptions = LocalCacheOptions;
-
 /**
  * The in-process cache of the PostgreSQL store: one pooled connection held for `LISTEN`, every
  * notification on `channel` drops the id it names, a heartbeat proves the connection answers, and
@@ -13,7 +10,7 @@ export type PostgresLocalCacheOptions = LocalCacheOptions;
 export function listenCache<T>(
   pool: Pool,
   channel: string,
-  options: Required<PostgresLocalCacheOptions>,
+  options: Required<LocalCacheOptions>,
 ): LocalCache<T> {
   const { heartbeatMs } = options;
   const cache = createLocalCache<T>(options);

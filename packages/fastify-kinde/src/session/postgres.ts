@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import type { Pool, QueryResult } from 'pg';
 import { KindeAuthError } from '../errors.js';
-import { localCacheSettings, positiveInteger } from './local-cache.js';
-import { listenCache, type PostgresLocalCacheOptions } from './postgres-cache.js';
+import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './local-cache.js';
+import { listenCache } from './postgres-cache.js';
 import { type PostgresTableOptions, postgresSql } from './postgres-sql.js';
 import { randomId } from './record.js';
 import type { SessionStore, StoreEntry } from './store.js';
@@ -72,7 +72,12 @@ export interface PostgresSessionStore<T extends object = object> extends Session
   close(): Promise<void>;
 }
 
-export type { PostgresLocalCacheOptions, PostgresTableOptions };
+/**
+ * Options of the in-process read cache of `postgresSessionStore`. Declared here, not beside the
+ * cache, so that this module's types never import `pg`'s (an optional peer).
+ */
+export type PostgresLocalCacheOptions = LocalCacheOptions;
+export type { PostgresTableOptions };
 
 const noop = () => {};
 const SWEEP_STATEMENTS = 10;
