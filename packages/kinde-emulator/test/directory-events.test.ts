@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { decodeWebhook } from '@kinde/webhooks';
 import {
   addOrganizationUsers,
   createPermission,
@@ -14,7 +13,7 @@ import { defaultDirectory, type Emulator, startEmulator } from '../src/index.js'
 import type { User } from '../src/types.js';
 import { changeEvents } from '../src/webhooks/directory-events.js';
 import { DIRECTORY_EVENT_TYPES } from '../src/webhooks/events.js';
-import { Receiver } from './webhook-receiver.js';
+import { decodedSince, Receiver } from './webhook-receiver.js';
 
 interface Decoded {
   type: string;
@@ -43,19 +42,7 @@ async function delivered(writes: () => void): Promise<Decoded[]> {
   const start = hooks.received.length;
   writes();
   await new Promise((r) => setImmediate(r)); // events of a write call are emitted when it returns
-  await emu.webhooks.idle(10_000);
-  const out: Decoded[] = [];
-  for (const r of hooks.received.slice(start)) {
-    const event = (await decodeWebhook(r.body, emu.issuerUrl)) as Decoded | null;
-    assert.ok(event, 'decodeWebhook accepted the delivery');
-    out.push(event);
-  }
-  // Deliveries run concurrently: put them in the order the events were emitted.
-  const order = emu.webhooks
-    .deliveries()
-    .reverse()
-    .map((d) => d.event.event_id);
-  return out.sort((a, b) => order.indexOf(a.event_id) - order.indexOf(b.event_id));
+  return decodedSince<Decoded>(hooks, emu, start);
 }
 
 /** A new member of org_acme, once its user.created has been delivered. */

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as managementApi from '@kinde/management-api-js';
-import { decodeWebhook } from '@kinde/webhooks';
 import {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
@@ -13,7 +12,7 @@ import {
 } from '../src/index.js';
 import { DIRECTORY_EVENT_TYPES } from '../src/webhooks/events.js';
 import { overTrustedHttps } from './trusted-https.js';
-import { Receiver } from './webhook-receiver.js';
+import { decodedSince, Receiver } from './webhook-receiver.js';
 
 // Management API calls through Kinde's client, webhook deliveries decoded by Kinde's decoder. The
 // client only talks https: as in management-api.test.ts, the runner makes a certificate and runs
@@ -65,19 +64,8 @@ function webhookSuite(dir: string): void {
   async function call(request: () => Promise<Loose>): Promise<{ result: Loose; events: Decoded[] }> {
     const start = hooks.received.length;
     const result = await request();
-    await emu.webhooks.idle(10_000);
-    const events: Decoded[] = [];
-    for (const r of hooks.received.slice(start)) {
-      // decodeWebhook fetches the emulator's JWKS over https and verifies the signature.
-      const event = (await decodeWebhook(r.body, emu.issuerUrl)) as Decoded | null;
-      assert.ok(event, 'decodeWebhook accepted the delivery');
-      events.push(event);
-    }
-    const order = emu.webhooks
-      .deliveries()
-      .reverse()
-      .map((d) => d.event.event_id);
-    events.sort((a, b) => order.indexOf(a.event_id) - order.indexOf(b.event_id));
+    // decodeWebhook fetches the emulator's JWKS over https and verifies each signature.
+    const events = await decodedSince<Decoded>(hooks, emu, start);
     for (const e of events) assert.equal(e.source, 'api', e.type);
     return { result, events };
   }

@@ -1,5 +1,8 @@
+import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeWebhook } from '@kinde/webhooks';
+import type { Emulator } from '../src/index.js';
 
 /** One request a receiver got. */
 export interface Received {
@@ -49,4 +52,28 @@ export class Receiver {
   close(): Promise<void> {
     return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
+}
+
+/**
+ * The deliveries `hooks` received from index `start` on, each decoded and verified by Kinde's
+ * `decodeWebhook`, in the order `emu` emitted them (deliveries run concurrently, so they can arrive
+ * in another order). Waits until no delivery is in flight first.
+ */
+export async function decodedSince<T extends { event_id: string }>(
+  hooks: Receiver,
+  emu: Emulator,
+  start: number,
+): Promise<T[]> {
+  await emu.webhooks.idle(10_000);
+  const out: T[] = [];
+  for (const r of hooks.received.slice(start)) {
+    const event = (await decodeWebhook(r.body, emu.issuerUrl)) as T | null;
+    assert.ok(event, 'decodeWebhook accepted the delivery');
+    out.push(event);
+  }
+  const order = emu.webhooks
+    .deliveries()
+    .reverse()
+    .map((d) => d.event.event_id);
+  return out.sort((a, b) => order.indexOf(a.event_id) - order.indexOf(b.event_id));
 }
