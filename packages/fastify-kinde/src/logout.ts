@@ -3,6 +3,7 @@ import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { confirmSignOutPage } from './pages.js';
+import { type RevocationOutcome, revokeSessionTokens } from './revocation.js';
 import type { SessionManager } from './session/manager.js';
 import type { AuditTrail } from './telemetry.js';
 
@@ -45,7 +46,8 @@ export function sameOriginPost(request: FastifyRequest, site: URL): boolean {
 }
 
 /**
- * Builds the logout handlers. `POST` ends the session when the request comes from this site, and
+ * Builds the logout handlers. Ending a session deletes it from the store, then revokes its refresh
+ * and access tokens at the provider (best effort, at most 2 s: see `revocation.ts`). `POST` ends the session when the request comes from this site, and
  * answers 403 otherwise. `GET` (what Kinde's SDKs link to) ends it for a same-origin or typed
  * navigation; a navigation from another site gets a page asking to confirm, whose button posts.
  *
@@ -71,8 +73,24 @@ export function logoutHandlers(
       );
     }
     const id = request.kinde.sessionId;
-    if (id !== null) await sessions.destroy(id);
-    audit?.emit({ type: 'logout', userId: request.kinde.getUser()?.id ?? null }, request);
+    // Ended here first, so that a provider that is down or slow cannot keep the session alive.
+    const record = id !== null ? await sessions.take(id) : undefined;
+    const revocation: RevocationOutcome =
+      record !== undefined ? await revokeSessionTokens(oidc, record) : { outcome: 'none' };
+    if (revocation.outcome === 'failed' || revocation.outcome === 'timeout') {
+      request.log.warn(
+        { revocation },
+        'fastify-kinde: signed out here, but the provider did not confirm the revocation of the session tokens',
+      );
+    }
+    audit?.emit(
+      {
+        type: 'logout',
+        userId: request.kinde.getUser()?.id ?? null,
+        revocation: revocation.outcome,
+      },
+      request,
+    );
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
     return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
   }

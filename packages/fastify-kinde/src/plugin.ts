@@ -16,6 +16,7 @@ import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
+import { revokeSessionTokens } from './revocation.js';
 import { enforceRouteOption } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
@@ -110,6 +111,11 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
     ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
+    // Sessions ended by revokeUser, signOutEverywhere or a webhook end at the provider too, in the
+    // background: a revocation never waits for the provider.
+    onRevoked: (records) => {
+      for (const record of records) void revokeSessionTokens(oidc, record);
+    },
   });
   // Every revocation (revokeUser, signOutEverywhere, a webhook) is one audit event.
   const users = {

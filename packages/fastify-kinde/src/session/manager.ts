@@ -70,6 +70,8 @@ export interface SessionManager {
   create(reply: FastifyReply, tokens: SessionTokens, accessClaims: Claims): Promise<string>;
   /** Deletes the session from the store. */
   destroy(id: string): MaybePromise<boolean>;
+  /** Deletes the session from the store and answers the record it held (its tokens, to revoke them). */
+  take(id: string): Promise<SessionRecord | undefined>;
   /** The user profile of a session, fetched from the provider once and kept in the session. */
   profile(id: string, record: SessionRecord): Promise<KindeUserProfile>;
   /** Ends every session of the user of this session (this one included); answers how many ended. */
@@ -229,6 +231,11 @@ export function createSessionManager({
     },
     destroy(id) {
       return store.delete(SESSION_PREFIX + id);
+    },
+    async take(id) {
+      const record = await current(id);
+      await store.delete(SESSION_PREFIX + id);
+      return record;
     },
     async signOutEverywhere(id, record) {
       const sub = subOf(record);
