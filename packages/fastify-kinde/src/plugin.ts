@@ -1,6 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
-import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
+import { type BuiltInStore, type KindeOptions, type KindeRoutePaths, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
 import {
   type GuardRequirement,
@@ -50,7 +50,7 @@ export interface KindeInstance {
   /** The issuer this app trusts. */
   readonly issuerUrl: string;
   /** The auth route paths. */
-  readonly routes: Readonly<Record<'login' | 'register' | 'createOrg' | 'callback' | 'logout', string>>;
+  readonly routes: Readonly<KindeRoutePaths>;
   /** Ends every session of the user `sub`, on every instance within the store's bound; answers how many ended. */
   revokeUser(sub: string): Promise<number>;
   /** The user's sessions: created, last seen, expiry, organization; no ids, no tokens. */

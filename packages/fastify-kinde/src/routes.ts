@@ -6,6 +6,7 @@ import { createLoginAttempts } from './login-attempts.js';
 import { logoutHandlers } from './logout.js';
 import type { OidcClient } from './oidc.js';
 import { renderError } from './pages.js';
+import { type PortalQuery, portalHandler, portalQuery } from './portal.js';
 import type { SessionManager } from './session/manager.js';
 import type { AuditTrail } from './telemetry.js';
 import type { TokenVerifier } from './tokens.js';
@@ -113,6 +114,29 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
       ),
     },
     kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit }),
+  );
+
+  app.get<{ Querystring: PortalQuery }>(
+    config.routes.portal,
+    {
+      errorHandler: renderError,
+      schema: docs(
+        "Kinde's self-serve portal",
+        "Redirects the signed-in user to Kinde's self-serve portal (`subNav` section, linking back to `returnUrl`). Signed out: a browser goes to login first; other callers get 401.",
+        {
+          querystring: portalQuery,
+          response: {
+            204: { description: 'A prefetch: no portal link is made' },
+            302: REDIRECT,
+            400: BAD,
+            401: { description: 'Not signed in (JSON callers)' },
+            502: { description: 'The provider answered the portal link request with no usable URL' },
+            503: DOWN,
+          },
+        },
+      ),
+    },
+    portalHandler(config),
   );
 
   const logout = logoutHandlers(config, oidc, sessions, deps.audit);
