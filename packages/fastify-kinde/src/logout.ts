@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
+import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { confirmSignOutPage } from './pages.js';
@@ -63,6 +64,7 @@ export function logoutHandlers(
   oidc: OidcClient,
   sessions: SessionManager,
   audit?: AuditTrail,
+  debug?: DebugLog,
 ) {
   async function endSession(request: FastifyRequest, reply: FastifyReply, status: 302 | 303) {
     if (request.kinde.unavailable) {
@@ -91,6 +93,11 @@ export function logoutHandlers(
       },
       request,
     );
+    debug?.explain(request, 'logout', 'signed out: session deleted, cookie cleared, on to the provider', {
+      userId: request.kinde.getUser()?.id ?? null,
+      sessionEnded: record !== undefined,
+      ...revocation,
+    });
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
     return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
   }
@@ -98,6 +105,11 @@ export function logoutHandlers(
   return {
     async viaGet(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
       if (sameOriginNavigation(request, config.siteUrl)) return endSession(request, reply, 302);
+      debug?.explain(
+        request,
+        'logout',
+        'a sign-out from another site: asking the user to confirm; nothing ended',
+      );
       // Another site cannot sign the user out; the user still can, with one click here.
       return reply
         .header('cache-control', 'no-store')

@@ -2,6 +2,8 @@ import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { type BuiltInStore, type KindeOptions, type KindeRoutePaths, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
+import { createDebugLog, installDebugLog } from './debug.js';
+import { registerDiagnostics } from './diagnostics.js';
 import {
   type GuardRequirement,
   requireAuth,
@@ -107,6 +109,12 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     onAuthEvent: options.onAuthEvent,
   });
   const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
+  // Debug mode: undefined when off, so each place that could explain something tests it once.
+  const debug = config.debug ? createDebugLog(app.log) : undefined;
+  if (debug !== undefined) {
+    installDebugLog(app, debug);
+    app.log.info('fastify-kinde: debug mode is on (KINDE_DEBUG_MODE): decisions are logged, never secrets');
+  }
   const userIndex = createUserIndex(store, {
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
@@ -177,8 +185,11 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       verifier,
       oidc,
       counters,
-      onBearerRefused: (request, reason, detail) =>
-        audit.emit({ type: 'bearer.refused', reason, detail }, request),
+      onBearerRefused: (request, reason, detail) => {
+        audit.emit({ type: 'bearer.refused', reason, detail }, request);
+        debug?.explain(request, 'bearer', `the bearer token was refused: ${detail}`, { reason });
+      },
+      ...(debug !== undefined && { debug }),
     }),
   );
 
@@ -194,7 +205,16 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     verifier,
     securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
     audit,
+    ...(debug !== undefined && { debug }),
   });
+  if (config.diagnostics) {
+    if (config.production) {
+      app.log.warn(
+        `fastify-kinde: the diagnostics routes ${config.routes.health} and ${config.routes.setup} are on in production (KINDE_DIAGNOSTICS): they show configuration facts (never secrets) to anyone`,
+      );
+    }
+    registerDiagnostics(app, { config, health, cookieName: sessions.cookieName, storeName });
+  }
 
   app.decorate('kinde', {
     requireAuth,

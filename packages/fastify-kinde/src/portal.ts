@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
+import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import { tracedProvider } from './telemetry.js';
 
@@ -169,7 +170,7 @@ function isNavigation(request: FastifyRequest): boolean {
  * app.get('/api/auth/portal', { errorHandler: renderError }, portalHandler(config));
  * ```
  */
-export function portalHandler(config: KindeConfig) {
+export function portalHandler(config: KindeConfig, debug?: DebugLog) {
   return async (request: FastifyRequest<{ Querystring: PortalQuery }>, reply: FastifyReply) => {
     reply.header('cache-control', 'no-store');
     if (isPrefetch(request)) return reply.code(204).send();
@@ -186,6 +187,11 @@ export function portalHandler(config: KindeConfig) {
     if (accessToken === null) {
       if (kinde.kind === 'anonymous' && isNavigation(request)) {
         const back = new URLSearchParams({ returnTo: request.url });
+        debug?.explain(
+          request,
+          'portal',
+          'portal asked for while signed out: to login first, then back here',
+        );
         return reply.redirect(`${config.routes.login}?${back}`, 302);
       }
       if (kinde.kind === 'machine') {
@@ -200,6 +206,12 @@ export function portalHandler(config: KindeConfig) {
       );
     }
     const target = await fetchPortalLink(config.issuerUrl, accessToken, subNav, returnUrl);
+    debug?.explain(request, 'portal', 'portal link made: redirecting to the portal of the provider', {
+      userId: kinde.getUser()?.id ?? null,
+      subNav,
+      returnUrl,
+      portalOrigin: target.origin,
+    });
     return reply.redirect(target.href, 302);
   };
 }

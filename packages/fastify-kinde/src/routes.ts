@@ -1,6 +1,7 @@
 import type { FastifyContextConfig, FastifyInstance, FastifySchema } from 'fastify';
 import { kindeCallback } from './callback.js';
 import type { KindeConfig } from './config.js';
+import type { DebugLog } from './debug.js';
 import { type LoginQuery, loginQuery, loginStarter } from './login.js';
 import { createLoginAttempts } from './login-attempts.js';
 import { logoutHandlers } from './logout.js';
@@ -23,6 +24,8 @@ export interface AuthRouteDeps {
   securitySchemes: () => Record<string, unknown>;
   /** Where audit events go. */
   audit?: AuditTrail;
+  /** Debug mode's log; undefined when off. */
+  debug?: DebugLog;
 }
 
 /** What @fastify/swagger hands a route's `swaggerTransform` (only the parts used here). */
@@ -69,7 +72,7 @@ function withSecuritySchemes(schemes: () => Record<string, unknown>): FastifyCon
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { config, oidc, sessions, verifier } = deps;
   const attempts = createLoginAttempts(config);
-  const startLogin = loginStarter(config, oidc, attempts, deps.audit);
+  const startLogin = loginStarter(config, oidc, attempts, deps.audit, deps.debug);
   const loginRoute = (summary: string, description: string) => ({
     errorHandler: renderError,
     schema: docs(summary, description, { querystring: loginQuery }),
@@ -113,7 +116,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         'Where Kinde sends the browser back: checks `state`, exchanges the code, starts the session.',
       ),
     },
-    kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit }),
+    kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit, debug: deps.debug }),
   );
 
   app.get<{ Querystring: PortalQuery }>(
@@ -136,10 +139,10 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         },
       ),
     },
-    portalHandler(config),
+    portalHandler(config, deps.debug),
   );
 
-  const logout = logoutHandlers(config, oidc, sessions, deps.audit);
+  const logout = logoutHandlers(config, oidc, sessions, deps.audit, deps.debug);
   app.get(
     config.routes.logout,
     {
