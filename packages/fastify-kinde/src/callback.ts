@@ -74,7 +74,7 @@ export function kindeCallback(deps: CallbackDeps) {
           request,
         );
         deps.debug?.explain(request, 'callback', `the callback was refused: ${(error as Error).message}`, {
-          code: reasonOf(error),
+          reason: reasonOf(error),
           ...(providerError === undefined ? {} : { providerError: providerError.slice(0, 64) }),
         });
         throw error;

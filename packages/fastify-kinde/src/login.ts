@@ -74,7 +74,7 @@ export function loginStarter(
         audit?.emit({ type: 'login.refused', reason: reasonOf(error) }, request);
         debug?.explain(request, 'login', `the login could not start: ${(error as Error).message}`, {
           method,
-          code: reasonOf(error),
+          reason: reasonOf(error),
         });
         throw error;
       }

@@ -208,7 +208,7 @@ function explainFailure(debug: DebugLog, request: FastifyRequest, error: unknown
   const failure = error instanceof KindeAuthError ? error : undefined;
   if (failure?.code !== 'ERR_PROVIDER_UNAVAILABLE') {
     debug.explain(request, 'session', 'the session store failed: guarded routes answer 503', {
-      code: (error as { code?: string }).code ?? 'ERR_UNEXPECTED',
+      reason: (error as { code?: string }).code ?? 'ERR_UNEXPECTED',
     });
     return;
   }
