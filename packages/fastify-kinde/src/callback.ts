@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
-import type { DebugLog } from './debug.js';
+import { type DebugLog, pathOnly } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { LoginAttempts } from './login-attempts.js';
 import type { LoginChecks, OidcClient, ProviderTokens } from './oidc.js';
@@ -124,7 +124,7 @@ export function kindeCallback(deps: CallbackDeps) {
         userId: String(accessClaims.sub),
         orgCode: typeof accessClaims.org_code === 'string' ? accessClaims.org_code : null,
         method: attempt.method ?? null,
-        returnTo: location,
+        returnTo: pathOnly(location),
         previousSessionEnded: previous !== null,
         refreshToken: tokens.refreshToken !== undefined,
       },

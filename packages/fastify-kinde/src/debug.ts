@@ -40,6 +40,15 @@ export function createDebugLog(appLog: FastifyBaseLogger): DebugLog {
   };
 }
 
+/**
+ * A URL or path as debug lines show it: without its query or fragment, which an app may use for
+ * one-time tokens (`/reset?token=…`).
+ */
+export function pathOnly(url: string): string {
+  const cut = url.search(/[?#]/);
+  return cut === -1 ? url : `${url.slice(0, cut)}${url[cut] === '?' ? '?…' : '#…'}`;
+}
+
 /** The debug log of the instance serving `request`, or undefined when debug mode is off. */
 export function debugOf(request: FastifyRequest): DebugLog | undefined {
   return (request.server as unknown as Record<symbol, DebugLog | undefined>)[DEBUG_LOG];

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomPKCECodeVerifier } from 'openid-client';
 import type { KindeConfig } from './config.js';
-import type { DebugLog } from './debug.js';
+import { type DebugLog, pathOnly } from './debug.js';
 import type { LoginAttempts } from './login-attempts.js';
 import type { AuthorizeExtras, LoginChecks, OidcClient } from './oidc.js';
 import { safeReturnTo } from './return-to.js';
@@ -107,7 +107,7 @@ export function loginStarter(
     attempts.begin(request, reply, { ...checks, returnTo, method });
     debug?.explain(request, 'login', 'login started: attempt cookie set, redirecting to the provider', {
       method,
-      returnTo,
+      returnTo: pathOnly(returnTo),
       ...(q.returnTo !== undefined && returnTo === config.postLoginRedirectUrl && { returnToRefused: true }),
       orgCode: q.org_code ?? null,
       prompt: extras.prompt ?? q.prompt ?? null,

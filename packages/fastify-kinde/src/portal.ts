@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
-import type { DebugLog } from './debug.js';
+import { type DebugLog, pathOnly } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import { tracedProvider } from './telemetry.js';
 
@@ -209,7 +209,7 @@ export function portalHandler(config: KindeConfig, debug?: DebugLog) {
     debug?.explain(request, 'portal', 'portal link made: redirecting to the portal of the provider', {
       userId: kinde.getUser()?.id ?? null,
       subNav,
-      returnUrl,
+      returnUrl: pathOnly(returnUrl),
       portalOrigin: target.origin,
     });
     return reply.redirect(target.href, 302);

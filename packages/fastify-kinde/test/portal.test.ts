@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HttpClient } from 'test-kit';
-import { KindeAuthError } from '../src/index.js';
-import { fetchPortalLink, PORTAL_PAGES } from '../src/portal.js';
+import { KindeAuthError, PORTAL_PAGES } from '../src/index.js';
+import { fetchPortalLink } from '../src/portal.js';
 import { type Rig, startRig } from './setup.js';
 
 const ADMIN = 'admin@example.test';
