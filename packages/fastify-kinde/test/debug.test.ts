@@ -136,12 +136,31 @@ describe('debug mode (KINDE_DEBUG_MODE): decisions in the log, never a secret', 
       try {
         await app.kinde.store.set(`sess:${secondId}`, { ...secondRecord, accessExpiresAt: 0 }, 60_000);
         assert.equal((await again.request(`${url}/`)).status, 503);
+        // Due (within seconds of expiry) but still valid: served with the current token meanwhile.
+        await app.kinde.store.set(
+          `sess:${secondId}`,
+          { ...secondRecord, accessExpiresAt: Date.now() + 3_000 },
+          60_000,
+        );
+        assert.equal((await again.request(`${url}/`)).status, 200);
       } finally {
         emulator.control.clearFailures();
         await app.kinde.store.set(`sess:${secondId}`, secondRecord, 60_000);
       }
       await again.request(`${url}/api/auth/logout`, { headers: { 'sec-fetch-site': 'same-origin' } });
       assert.equal((await fetch(`${url}/`, { headers: { cookie: `kinde_session=${second}` } })).status, 401);
+
+      // A session past its absolute lifetime.
+      const third = new HttpClient();
+      await third.follow(`${url}/api/auth/login?login_hint=${USER}`);
+      const thirdCookie = third.cookies(url).get('kinde_session')!;
+      remember(thirdCookie);
+      const thirdRecord = (await storeRecord(thirdCookie))!;
+      remember(thirdRecord.accessToken);
+      remember(thirdRecord.refreshToken);
+      const thirdId = thirdCookie.slice(0, thirdCookie.lastIndexOf('.'));
+      await app.kinde.store.set(`sess:${thirdId}`, { ...thirdRecord, createdAt: 0 }, 60_000);
+      assert.equal((await third.request(`${url}/`)).status, 401);
 
       // A callback with no attempt cookie: refused, and why.
       const stray = await fetch(`${url}/api/auth/kinde_callback?code=stray-code-123&state=stray-state-456`, {
@@ -180,6 +199,8 @@ describe('debug mode (KINDE_DEBUG_MODE): decisions in the log, never a secret', 
       said('callback', /the callback was refused/);
       said('refresh', /the provider could not be reached to renew it: guarded routes answer 503/);
       said('guard', /guard refused with 503/);
+      said('refresh', /served with the current token meanwhile/);
+      said('session', /anonymous: the session passed its absolute lifetime/);
       const loggedOut = explained.find((l) => l.kindeDebug?.step === 'logout');
       assert.equal(loggedOut?.kindeDebug?.outcome, 'revoked');
       const forbidden = explained.find((l) => l.kindeDebug?.step === 'guard' && l.kindeDebug.status === 403);
