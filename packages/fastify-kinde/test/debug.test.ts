@@ -3,7 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { defaultDirectory, type startEmulator } from 'kinde-emulator';
 import { freePort, HttpClient } from 'test-kit';
-import fastifyKinde, { requireAuth, requirePermission } from '../src/index.js';
+import fastifyKinde, {
+  memorySessionStore,
+  requireAuth,
+  requirePermission,
+  type SessionStore,
+} from '../src/index.js';
 import type { SessionRecord } from '../src/session/record.js';
 import { SECRET, startRig } from './setup.js';
 
@@ -22,6 +27,7 @@ async function appWithLog(
   emulator: Awaited<ReturnType<typeof startEmulator>>,
   debug: boolean | undefined,
   env: Record<string, string> = {},
+  sessionStore: SessionStore | 'memory' = 'memory',
 ): Promise<{ app: FastifyInstance; url: string; lines: string[] }> {
   const lines: string[] = [];
   const port = await freePort();
@@ -35,7 +41,7 @@ async function appWithLog(
     clientSecret: application.clientSecret,
     siteUrl: url,
     sessionSecret: SECRET,
-    sessionStore: 'memory',
+    sessionStore,
     env,
     ...(debug !== undefined && { debug }),
   });
@@ -229,6 +235,42 @@ describe('debug mode (KINDE_DEBUG_MODE): decisions in the log, never a secret', 
       } finally {
         await app.close();
       }
+    }
+  });
+
+  test('a session store that fails: the hook, the guard and the portal say 503, and why', {
+    timeout: 20_000,
+  }, async () => {
+    const inner = memorySessionStore();
+    let broken = false;
+    const store: SessionStore = {
+      get: (id) => {
+        if (broken) throw Object.assign(new Error('connection lost'), { code: 'ERR_STORE_UNAVAILABLE' });
+        return inner.get(id);
+      },
+      set: (id, value, ttl) => inner.set(id, value, ttl),
+      touch: (id, ttl) => inner.touch(id, ttl),
+      delete: (id) => inner.delete(id),
+    };
+    const { app, url, lines } = await appWithLog(emulatorRig.emulator, true, {}, store);
+    try {
+      const client = new HttpClient();
+      await client.follow(`${url}/api/auth/login?login_hint=${USER}`);
+      broken = true;
+      assert.equal((await client.request(`${url}/`)).status, 503);
+      const portal = await client.request(`${url}/api/auth/portal`, {
+        headers: { accept: 'application/json' },
+      });
+      assert.equal(portal.status, 503);
+      assert.equal(JSON.parse(portal.body).code, 'ERR_STORE_UNAVAILABLE');
+      const explained = debugLines(lines);
+      assert.ok(explained.some((l) => /the session store failed: guarded routes answer 503/.test(l.msg)));
+      assert.ok(
+        explained.some((l) => /guard refused with 503: the session store is unavailable/.test(l.msg)),
+      );
+    } finally {
+      broken = false;
+      await app.close();
     }
   });
 });
