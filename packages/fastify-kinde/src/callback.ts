@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
+import { type DebugLog, pathOnly } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { LoginAttempts } from './login-attempts.js';
 import type { LoginChecks, OidcClient, ProviderTokens } from './oidc.js';
@@ -17,6 +18,7 @@ export interface CallbackDeps {
   verifier: TokenVerifier;
   attempts: LoginAttempts;
   audit?: AuditTrail;
+  debug?: DebugLog;
 }
 
 /** The raw query string: openid-client checks the parameters itself, exactly as they arrived. */
@@ -71,6 +73,10 @@ export function kindeCallback(deps: CallbackDeps) {
           },
           request,
         );
+        deps.debug?.explain(request, 'callback', `the callback was refused: ${(error as Error).message}`, {
+          reason: reasonOf(error),
+          ...(providerError === undefined ? {} : { providerError: providerError.slice(0, 64) }),
+        });
         throw error;
       }
     });
@@ -110,6 +116,19 @@ export function kindeCallback(deps: CallbackDeps) {
     );
     // Checked when the login began and sealed since; checked again here, where it becomes `Location`.
     const location = safeReturnTo(attempt.returnTo, deps.config.postLoginRedirectUrl, deps.config.siteUrl);
+    deps.debug?.explain(
+      request,
+      'callback',
+      'callback accepted: state matched the attempt of this browser, code exchanged with PKCE, tokens verified; new session started',
+      {
+        userId: String(accessClaims.sub),
+        orgCode: typeof accessClaims.org_code === 'string' ? accessClaims.org_code : null,
+        method: attempt.method ?? null,
+        returnTo: pathOnly(location),
+        previousSessionEnded: previous !== null,
+        refreshToken: tokens.refreshToken !== undefined,
+      },
+    );
     return reply.header('cache-control', 'no-store').redirect(location, 302);
   }
 }

@@ -13,6 +13,11 @@ export interface KindeRoutePaths {
   createOrg: string;
   callback: string;
   logout: string;
+  /** The self-serve portal redirect (Kinde's `portal` route). */
+  portal: string;
+  /** The diagnostics routes (Kinde's `health` and `setup`), registered only with `diagnostics`. */
+  health: string;
+  setup: string;
 }
 
 /**
@@ -83,6 +88,17 @@ export interface KindeOptions {
   auditLogLevel?: 'trace' | 'debug' | 'info' | 'warn' | false;
   /** Seconds a provider reachability probe of `app.kinde.health()` is reused. Default 30. */
   healthProbeTtl?: number;
+  /**
+   * `KINDE_DIAGNOSTICS` (`true`/`false`): registers Kinde's `/api/auth/health` and `/api/auth/setup`
+   * (README "Diagnostics"). Default off.
+   */
+  diagnostics?: boolean;
+  /**
+   * `KINDE_DEBUG_MODE` (`true`/`false`, as Kinde's Next.js SDK names it): logs why each request is
+   * anonymous, why a guard refused, each login, callback, refresh and logout step, at `info` through
+   * the request's logger, never a secret, token, code or cookie value. Default off.
+   */
+  debug?: boolean;
 }
 
 /** The validated configuration: every value present and checked. */
@@ -112,6 +128,10 @@ export interface KindeConfig {
   };
   /** The store given as an option, or which built-in one to make. */
   store: SessionStore | BuiltInStore;
+  /** Kinde's health and setup routes are registered. */
+  diagnostics: boolean;
+  /** Debug mode: decisions explained in the log. */
+  debug: boolean;
 }
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
@@ -127,6 +147,9 @@ const DEFAULT_ROUTES: KindeRoutePaths = {
   createOrg: '/api/auth/create_org',
   callback: '/api/auth/kinde_callback',
   logout: '/api/auth/logout',
+  portal: '/api/auth/portal',
+  health: '/api/auth/health',
+  setup: '/api/auth/setup',
 };
 
 function fail(message: string): never {
@@ -140,6 +163,24 @@ function bearerClients(clients: unknown): string[] {
     fail('"bearer.clients" must be a list of client ids (non-empty strings)');
   }
   return [...clients];
+}
+
+/** A boolean option, else its variable (`true`/`false`, `1`/`0`), else false. */
+function flag(
+  option: boolean | undefined,
+  value: string | undefined,
+  name: string,
+  variable: string,
+): boolean {
+  if (option !== undefined) {
+    if (typeof option !== 'boolean') fail(`"${name}" must be true or false`);
+    return option;
+  }
+  if (value === undefined || value === '') return false;
+  const normalized = value.trim().toLowerCase();
+  if (normalized === 'true' || normalized === '1') return true;
+  if (normalized === 'false' || normalized === '0') return false;
+  fail(`${variable} (option "${name}") must be "true" or "false"; got "${value}"`);
 }
 
 /** Reads `.env` from the working directory into a copy of `process.env`; real variables win. */
@@ -340,5 +381,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
       cacheEntries: Math.max(0, Math.floor(options.bearer?.cacheEntries ?? 10_000)),
       clients: bearerClients(options.bearer?.clients),
     },
+    diagnostics: flag(options.diagnostics, env.KINDE_DIAGNOSTICS, 'diagnostics', 'KINDE_DIAGNOSTICS'),
+    debug: flag(options.debug, env.KINDE_DEBUG_MODE, 'debug', 'KINDE_DEBUG_MODE'),
   };
 }

@@ -15,7 +15,8 @@ export type KindeErrorCode =
   | 'ERR_BAD_REQUEST'
   | 'ERR_FLAG'
   | 'ERR_STORE_UNAVAILABLE'
-  | 'ERR_CROSS_SITE';
+  | 'ERR_CROSS_SITE'
+  | 'ERR_PROVIDER_RESPONSE';
 
 const STATUS: Record<KindeErrorCode, number> = {
   ERR_CONFIG: 500,
@@ -32,6 +33,8 @@ const STATUS: Record<KindeErrorCode, number> = {
   ERR_FLAG: 500,
   ERR_STORE_UNAVAILABLE: 503,
   ERR_CROSS_SITE: 403,
+  /** The provider answered, but not with something usable (e.g. a portal link that is not https). */
+  ERR_PROVIDER_RESPONSE: 502,
 };
 
 /**

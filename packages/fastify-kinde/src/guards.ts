@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { FlagValue } from './claims.js';
 import type { KindeContext } from './context.js';
+import { debugOf } from './debug.js';
 import { guardRefused } from './telemetry.js';
 
 /** How a caller may authenticate: a browser session, a bearer token, or either (the default). */
@@ -152,17 +153,20 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
     if (kinde.unavailable) {
       guardRefused(503, kinde.problem === null ? 'ERR_STORE_UNAVAILABLE' : 'ERR_PROVIDER_UNAVAILABLE');
+      explainRefusal(request, 503, kinde.problem ?? 'the session store is unavailable');
       reply.code(503).send({ detail: kinde.problem ?? 'Session store unavailable' });
       return;
     }
     if (!kinde.isAuthenticated() || (mode !== 'either' && kinde.via !== mode)) {
       if (mode !== 'session') reply.header('www-authenticate', challenge(kinde, mode));
       guardRefused(401, kinde.problem === null ? 'ERR_NOT_AUTHENTICATED' : 'ERR_TOKEN_INVALID');
+      explainRefusal(request, 401, unauthenticatedBecause(kinde, mode));
       reply.code(401).send({ detail: 'Not authenticated' });
       return;
     }
     const reason = refusal(kinde, requirement);
     if (reason !== undefined) {
+      explainRefusal(request, 403, reason, requirement);
       if (kinde.via === 'bearer') {
         reply.header(
           'www-authenticate',
@@ -176,6 +180,31 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     done();
   };
   return Object.assign(check, { [KINDE_GUARD]: requirement });
+}
+
+/** Why a caller counts as not authenticated for a guard of this mode (debug mode). */
+function unauthenticatedBecause(kinde: KindeContext, mode: AuthMode): string {
+  if (kinde.problem !== null) return `the bearer token was refused: ${kinde.problem}`;
+  if (kinde.isAuthenticated())
+    return `the route takes ${mode} credentials and the caller came by ${kinde.via}`;
+  return 'the caller is anonymous (see the session line of this request)';
+}
+
+/** Debug mode: one line for a refusal, off the path of every request that passes. */
+function explainRefusal(
+  request: FastifyRequest,
+  status: number,
+  why: string,
+  requirement?: GuardRequirement,
+) {
+  const debug = debugOf(request);
+  if (debug === undefined) return;
+  debug.explain(request, 'guard', `guard refused with ${status}: ${why}`, {
+    status,
+    route: request.routeOptions.url,
+    userId: request.kinde.getUser()?.id ?? null,
+    ...(requirement !== undefined && { required: { ...requirement } }),
+  });
 }
 
 /** Text safe inside an RFC 7235 quoted string. */

@@ -4,6 +4,7 @@ import { kindePlugin } from './plugin.js';
 export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
 export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
 export type { CallerKind, KindeContext, TokenName } from './context.js';
+export type { SetupCheck } from './diagnostics.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
   type GuardRequirement,
@@ -18,6 +19,8 @@ export {
 } from './guards.js';
 export type { KindeHealth, ProbeResult } from './health.js';
 export type { KindeInstance } from './plugin.js';
+export { PORTAL_PAGES, type PortalPage } from './portal.js';
+export type { RevocationOutcome } from './revocation.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';
 export {
   type PostgresLocalCacheOptions,

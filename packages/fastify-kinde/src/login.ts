@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomPKCECodeVerifier } from 'openid-client';
 import type { KindeConfig } from './config.js';
+import { type DebugLog, pathOnly } from './debug.js';
 import type { LoginAttempts } from './login-attempts.js';
 import type { AuthorizeExtras, LoginChecks, OidcClient } from './oidc.js';
 import { safeReturnTo } from './return-to.js';
@@ -61,6 +62,7 @@ export function loginStarter(
   oidc: OidcClient,
   attempts: LoginAttempts,
   audit?: AuditTrail,
+  debug?: DebugLog,
 ): StartLogin {
   return function startLogin(request, reply, extras) {
     const method = methodOf(extras);
@@ -70,6 +72,10 @@ export function loginStarter(
         result = await begin(request, reply, extras, method);
       } catch (error) {
         audit?.emit({ type: 'login.refused', reason: reasonOf(error) }, request);
+        debug?.explain(request, 'login', `the login could not start: ${(error as Error).message}`, {
+          method,
+          reason: reasonOf(error),
+        });
         throw error;
       }
       audit?.emit({ type: 'login.started', method, orgCode: request.query.org_code ?? null }, request);
@@ -99,6 +105,13 @@ export function loginStarter(
       ...extras,
     });
     attempts.begin(request, reply, { ...checks, returnTo, method });
+    debug?.explain(request, 'login', 'login started: attempt cookie set, redirecting to the provider', {
+      method,
+      returnTo: pathOnly(returnTo),
+      ...(q.returnTo !== undefined && returnTo === config.postLoginRedirectUrl && { returnToRefused: true }),
+      orgCode: q.org_code ?? null,
+      prompt: extras.prompt ?? q.prompt ?? null,
+    });
     return reply.header('cache-control', 'no-store').redirect(url.href, 302);
   }
 }

@@ -1,8 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
+import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { confirmSignOutPage } from './pages.js';
+import { type RevocationOutcome, revokeSessionTokens } from './revocation.js';
 import type { SessionManager } from './session/manager.js';
 import type { AuditTrail } from './telemetry.js';
 
@@ -45,7 +47,8 @@ export function sameOriginPost(request: FastifyRequest, site: URL): boolean {
 }
 
 /**
- * Builds the logout handlers. `POST` ends the session when the request comes from this site, and
+ * Builds the logout handlers. Ending a session deletes it from the store, then revokes its refresh
+ * and access tokens at the provider (best effort, at most 2 s: see `revocation.ts`). `POST` ends the session when the request comes from this site, and
  * answers 403 otherwise. `GET` (what Kinde's SDKs link to) ends it for a same-origin or typed
  * navigation; a navigation from another site gets a page asking to confirm, whose button posts.
  *
@@ -61,6 +64,7 @@ export function logoutHandlers(
   oidc: OidcClient,
   sessions: SessionManager,
   audit?: AuditTrail,
+  debug?: DebugLog,
 ) {
   async function endSession(request: FastifyRequest, reply: FastifyReply, status: 302 | 303) {
     if (request.kinde.unavailable) {
@@ -71,8 +75,29 @@ export function logoutHandlers(
       );
     }
     const id = request.kinde.sessionId;
-    if (id !== null) await sessions.destroy(id);
-    audit?.emit({ type: 'logout', userId: request.kinde.getUser()?.id ?? null }, request);
+    // Ended here first, so that a provider that is down or slow cannot keep the session alive.
+    const record = id !== null ? await sessions.take(id) : undefined;
+    const revocation: RevocationOutcome =
+      record !== undefined ? await revokeSessionTokens(oidc, record) : { outcome: 'none' };
+    if (revocation.outcome === 'failed' || revocation.outcome === 'timeout') {
+      request.log.warn(
+        { revocation },
+        'fastify-kinde: signed out here, but the provider did not confirm the revocation of the session tokens',
+      );
+    }
+    audit?.emit(
+      {
+        type: 'logout',
+        userId: request.kinde.getUser()?.id ?? null,
+        revocation: revocation.outcome,
+      },
+      request,
+    );
+    debug?.explain(request, 'logout', 'signed out: session deleted, cookie cleared, on to the provider', {
+      userId: request.kinde.getUser()?.id ?? null,
+      sessionEnded: record !== undefined,
+      ...revocation,
+    });
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
     return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
   }
@@ -80,6 +105,11 @@ export function logoutHandlers(
   return {
     async viaGet(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
       if (sameOriginNavigation(request, config.siteUrl)) return endSession(request, reply, 302);
+      debug?.explain(
+        request,
+        'logout',
+        'a sign-out from another site: asking the user to confirm; nothing ended',
+      );
       // Another site cannot sign the user out; the user still can, with one click here.
       return reply
         .header('cache-control', 'no-store')

@@ -33,6 +33,11 @@ export interface OidcClient {
   logoutUrl(): string;
   /** Kinde's `/oauth2/v2/user_profile` for an access token. */
   userProfile(accessToken: string): Promise<KindeUserProfile>;
+  /**
+   * Revokes a token at the discovery document's `revocation_endpoint` (RFC 7009), with the client's
+   * own authentication and a `token_type_hint`, as Kinde's Next.js SDK does on `end_session`.
+   */
+  revoke(token: string, hint: 'refresh_token' | 'access_token'): Promise<void>;
 }
 
 /** A 5xx answer (`temporarily_unavailable`, a proxy's 502/503): the provider's trouble, not the user's. */
@@ -236,6 +241,18 @@ export function createOidcClient(config: KindeConfig): OidcClient {
         );
       }
       return body;
+    },
+
+    async revoke(token, hint) {
+      const oidc = await discover();
+      if (oidc.serverMetadata().revocation_endpoint === undefined) {
+        throw new KindeAuthError('ERR_PROVIDER_ERROR', 'The provider publishes no revocation_endpoint');
+      }
+      try {
+        await client.tokenRevocation(oidc, token, { token_type_hint: hint });
+      } catch (error) {
+        throw providerFailure(error, 'The token could not be revoked');
+      }
     },
 
     logoutUrl() {

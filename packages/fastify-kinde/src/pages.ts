@@ -52,7 +52,14 @@ export function renderError(
   if (request.headers.accept?.includes('application/json') && !request.headers.accept.includes('text/html')) {
     return reply.send({ detail: message, ...(error instanceof KindeAuthError ? { code: error.code } : {}) });
   }
-  const title = status === 503 ? 'Sign-in is unavailable' : status === 403 ? 'Not allowed' : 'Sign-in failed';
+  const title =
+    status === 503
+      ? 'Sign-in is unavailable'
+      : status === 502
+        ? 'The identity provider failed'
+        : status === 403
+          ? 'Not allowed'
+          : 'Sign-in failed';
   return reply.type('text/html; charset=utf-8').send(errorPage(title, message, causes));
 }
 

@@ -1,7 +1,9 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
-import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
+import { type BuiltInStore, type KindeOptions, type KindeRoutePaths, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
+import { createDebugLog, installDebugLog } from './debug.js';
+import { registerDiagnostics } from './diagnostics.js';
 import {
   type GuardRequirement,
   requireAuth,
@@ -16,6 +18,7 @@ import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
+import { revokeSessionTokens } from './revocation.js';
 import { enforceRouteOption } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
@@ -49,7 +52,7 @@ export interface KindeInstance {
   /** The issuer this app trusts. */
   readonly issuerUrl: string;
   /** The auth route paths. */
-  readonly routes: Readonly<Record<'login' | 'register' | 'createOrg' | 'callback' | 'logout', string>>;
+  readonly routes: Readonly<KindeRoutePaths>;
   /** Ends every session of the user `sub`, on every instance within the store's bound; answers how many ended. */
   revokeUser(sub: string): Promise<number>;
   /** The user's sessions: created, last seen, expiry, organization; no ids, no tokens. */
@@ -106,10 +109,21 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     onAuthEvent: options.onAuthEvent,
   });
   const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
+  // Debug mode: undefined when off, so each place that could explain something tests it once.
+  const debug = config.debug ? createDebugLog(app.log) : undefined;
+  if (debug !== undefined) {
+    installDebugLog(app, debug);
+    app.log.info('fastify-kinde: debug mode is on (KINDE_DEBUG_MODE): decisions are logged, never secrets');
+  }
   const userIndex = createUserIndex(store, {
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
     ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
+    // Sessions ended by revokeUser, signOutEverywhere or a webhook end at the provider too, in the
+    // background: a revocation never waits for the provider.
+    onRevoked: (records) => {
+      for (const record of records) void revokeSessionTokens(oidc, record);
+    },
   });
   // Every revocation (revokeUser, signOutEverywhere, a webhook) is one audit event.
   const users = {
@@ -171,8 +185,11 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       verifier,
       oidc,
       counters,
-      onBearerRefused: (request, reason, detail) =>
-        audit.emit({ type: 'bearer.refused', reason, detail }, request),
+      onBearerRefused: (request, reason, detail) => {
+        audit.emit({ type: 'bearer.refused', reason, detail }, request);
+        debug?.explain(request, 'bearer', `the bearer token was refused: ${detail}`, { reason });
+      },
+      ...(debug !== undefined && { debug }),
     }),
   );
 
@@ -188,7 +205,16 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     verifier,
     securitySchemes: () => securitySchemes(config, sessions.cookieName, permissions),
     audit,
+    ...(debug !== undefined && { debug }),
   });
+  if (config.diagnostics) {
+    if (config.production) {
+      app.log.warn(
+        `fastify-kinde: the diagnostics routes ${config.routes.health} and ${config.routes.setup} are on in production (KINDE_DIAGNOSTICS): they show configuration facts (never secrets) to anyone`,
+      );
+    }
+    registerDiagnostics(app, { config, health, cookieName: sessions.cookieName, storeName });
+  }
 
   app.decorate('kinde', {
     requireAuth,

@@ -6,9 +6,10 @@ import {
   refusedContext,
   unavailableContext,
 } from './context.js';
+import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
-import type { LoadedSession, SessionManager } from './session/manager.js';
+import type { LoadedSession, LoadTrace, SessionManager } from './session/manager.js';
 import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
@@ -152,6 +153,77 @@ export interface CredentialDeps {
   ): void;
   /** Hits and misses of the verified-token cache. */
   counters?: { bearerHits: number; bearerMisses: number };
+  /** Debug mode: each decision explained in the log (undefined when off: one check, nothing else). */
+  debug?: DebugLog;
+}
+
+const ANONYMOUS_BECAUSE: Record<NonNullable<LoadTrace['anonymous']>, string> = {
+  bad_signature:
+    'anonymous: the session cookie signature is invalid (forged, or signed with a secret no longer in SESSION_SECRET); the cookie is cleared',
+  not_found:
+    'anonymous: the session cookie names no stored session (signed out, revoked, idle timeout, or the store was emptied); the cookie is cleared',
+  absolute_timeout: 'anonymous: the session passed its absolute lifetime (absoluteTimeout); it was ended',
+  refresh_refused:
+    "anonymous: the provider refused to renew the session's tokens (refresh token expired or revoked); the session was ended",
+};
+
+/** Explains, in debug mode, what a session load decided. */
+function explainLoad(
+  debug: DebugLog,
+  request: FastifyRequest,
+  loaded: LoadedSession | undefined,
+  trace: LoadTrace,
+) {
+  if (loaded === undefined) {
+    const reason = trace.anonymous ?? 'not_found';
+    debug.explain(request, 'session', ANONYMOUS_BECAUSE[reason], { reason });
+    return;
+  }
+  const userId = loaded.record.user?.id ?? null;
+  if (trace.refresh === 'renewed') {
+    debug.explain(
+      request,
+      'refresh',
+      'the access token had expired or was about to: renewed at the provider',
+      {
+        userId,
+      },
+    );
+  } else if (trace.refresh !== undefined) {
+    debug.explain(
+      request,
+      'refresh',
+      'the access token is due for renewal but the provider is unreachable: served with the current token meanwhile',
+      { userId, accessExpiresAt: new Date(loaded.record.accessExpiresAt).toISOString() },
+    );
+  }
+  debug.explain(request, 'session', 'signed in through the session cookie', {
+    userId,
+    ...(loaded.rotated && { cookieResigned: true }),
+  });
+}
+
+/** Explains, in debug mode, why a session could not be read. */
+function explainFailure(debug: DebugLog, request: FastifyRequest, error: unknown) {
+  const failure = error instanceof KindeAuthError ? error : undefined;
+  if (failure?.code !== 'ERR_PROVIDER_UNAVAILABLE') {
+    debug.explain(request, 'session', 'the session store failed: guarded routes answer 503', {
+      reason: (error as { code?: string }).code ?? 'ERR_UNEXPECTED',
+    });
+    return;
+  }
+  const notAsked = failure.details.notAsked !== undefined;
+  debug.explain(
+    request,
+    'refresh',
+    notAsked
+      ? `the token is expired and a refresh was not attempted (${failure.message}): guarded routes answer 503`
+      : 'the token is expired and the provider could not be reached to renew it: guarded routes answer 503',
+    {
+      notAsked,
+      ...(failure.details.retryInMs !== undefined && { retryInMs: Number(failure.details.retryInMs) }),
+    },
+  );
 }
 
 /**
@@ -159,7 +231,14 @@ export interface CredentialDeps {
  * Bearer` header is sent) or else from the session cookie. It never answers the request itself: the
  * guards decide. Synchronous stores and cached tokens make no promise.
  */
-export function credentialHook({ sessions, verifier, oidc, onBearerRefused, counters }: CredentialDeps) {
+export function credentialHook({
+  sessions,
+  verifier,
+  oidc,
+  onBearerRefused,
+  counters,
+  debug,
+}: CredentialDeps) {
   const refuse = (request: FastifyRequest, detail: string): KindeContext => {
     onBearerRefused?.(request, 'ERR_TOKEN_INVALID', detail);
     return refusedContext(detail);
@@ -232,6 +311,30 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
   const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
   const loadSession = (request: FastifyRequest) => sessions.load(request.cookies[sessions.cookieName]!);
 
+  /** Debug mode only: the same load, with a trace of its decisions, explained once it settles. */
+  const explainedSession = (
+    log: DebugLog,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+  ) => {
+    const trace: LoadTrace = {};
+    settle(
+      request,
+      reply,
+      done,
+      (r) => sessions.load(r.cookies[sessions.cookieName]!, trace),
+      (r, rep, loaded) => {
+        attach(r, rep, loaded);
+        explainLoad(log, r, loaded, trace);
+      },
+      (r, error) => {
+        sessionFailed(r, error);
+        explainFailure(log, r, error);
+      },
+    );
+  };
+
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
     if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
@@ -257,7 +360,13 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
     }
     if (request.cookies[sessions.cookieName] === undefined) {
       request.kinde = anonymousContext();
+      if (debug !== undefined)
+        debug.explain(request, 'session', 'anonymous: no session cookie and no bearer token');
       done();
+      return;
+    }
+    if (debug !== undefined) {
+      explainedSession(debug, request, reply, done);
       return;
     }
     settle(request, reply, done, loadSession, attach, sessionFailed);

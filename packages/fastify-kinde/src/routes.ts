@@ -1,11 +1,13 @@
 import type { FastifyContextConfig, FastifyInstance, FastifySchema } from 'fastify';
 import { kindeCallback } from './callback.js';
 import type { KindeConfig } from './config.js';
+import type { DebugLog } from './debug.js';
 import { type LoginQuery, loginQuery, loginStarter } from './login.js';
 import { createLoginAttempts } from './login-attempts.js';
 import { logoutHandlers } from './logout.js';
 import type { OidcClient } from './oidc.js';
 import { renderError } from './pages.js';
+import { type PortalQuery, portalHandler, portalQuery } from './portal.js';
 import type { SessionManager } from './session/manager.js';
 import type { AuditTrail } from './telemetry.js';
 import type { TokenVerifier } from './tokens.js';
@@ -22,6 +24,8 @@ export interface AuthRouteDeps {
   securitySchemes: () => Record<string, unknown>;
   /** Where audit events go. */
   audit?: AuditTrail;
+  /** Debug mode's log; undefined when off. */
+  debug?: DebugLog;
 }
 
 /** What @fastify/swagger hands a route's `swaggerTransform` (only the parts used here). */
@@ -68,7 +72,7 @@ function withSecuritySchemes(schemes: () => Record<string, unknown>): FastifyCon
 export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): void {
   const { config, oidc, sessions, verifier } = deps;
   const attempts = createLoginAttempts(config);
-  const startLogin = loginStarter(config, oidc, attempts, deps.audit);
+  const startLogin = loginStarter(config, oidc, attempts, deps.audit, deps.debug);
   const loginRoute = (summary: string, description: string) => ({
     errorHandler: renderError,
     schema: docs(summary, description, { querystring: loginQuery }),
@@ -112,10 +116,33 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         'Where Kinde sends the browser back: checks `state`, exchanges the code, starts the session.',
       ),
     },
-    kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit }),
+    kindeCallback({ config, oidc, sessions, verifier, attempts, audit: deps.audit, debug: deps.debug }),
   );
 
-  const logout = logoutHandlers(config, oidc, sessions, deps.audit);
+  app.get<{ Querystring: PortalQuery }>(
+    config.routes.portal,
+    {
+      errorHandler: renderError,
+      schema: docs(
+        "Kinde's self-serve portal",
+        "Redirects the signed-in user to Kinde's self-serve portal (`subNav` section, linking back to `returnUrl`). Signed out: a browser goes to login first; other callers get 401.",
+        {
+          querystring: portalQuery,
+          response: {
+            204: { description: 'A prefetch: no portal link is made' },
+            302: REDIRECT,
+            400: BAD,
+            401: { description: 'Not signed in (JSON callers)' },
+            502: { description: 'The provider answered the portal link request with no usable URL' },
+            503: DOWN,
+          },
+        },
+      ),
+    },
+    portalHandler(config, deps.debug),
+  );
+
+  const logout = logoutHandlers(config, oidc, sessions, deps.audit, deps.debug);
   app.get(
     config.routes.logout,
     {

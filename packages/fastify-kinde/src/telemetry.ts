@@ -23,7 +23,12 @@ export type AuthEventBody =
   | { type: 'login.started'; method: LoginMethod; orgCode: string | null }
   | { type: 'login.completed'; method: LoginMethod | null; userId: string; orgCode: string | null }
   | { type: 'login.refused'; reason: AuthReason; providerError?: string }
-  | { type: 'logout'; userId: string | null }
+  | {
+      type: 'logout';
+      userId: string | null;
+      /** Whether the provider revoked the session's tokens (RFC 7009): best effort, never blocks the sign-out. */
+      revocation?: 'revoked' | 'failed' | 'timeout' | 'none';
+    }
   | { type: 'refresh'; outcome: 'ok' | 'refused' | 'provider_down'; userId: string | null }
   | { type: 'session.expired'; reason: 'absolute_timeout' | 'not_found'; userId: string | null }
   | { type: 'session.revoked'; userId: string | null; sessions?: number }
@@ -67,7 +72,7 @@ const providerChannel: TracingChannel<object, object> = diagnostics_channel.trac
 const storeChannel: TracingChannel<object, object> = diagnostics_channel.tracingChannel(CHANNELS.store);
 
 /** Provider endpoints, named as in the spans' `kinde.endpoint` attribute. */
-export type ProviderEndpoint = 'discovery' | 'token' | 'user_profile' | 'jwks';
+export type ProviderEndpoint = 'discovery' | 'token' | 'user_profile' | 'jwks' | 'revocation' | 'account_api';
 
 /** Runs `work` as a span on `channel` when anyone listens; otherwise just runs it. */
 export function traced<T>(channel: TracingChannel<object, object>, context: object, work: () => Promise<T>) {
@@ -221,6 +226,7 @@ export function tracedOidc(oidc: OidcClient): OidcClient {
     exchangeCode: (query, checks) => tracedProvider('token', () => oidc.exchangeCode(query, checks)),
     refresh: (token) => tracedProvider('token', () => oidc.refresh(token)),
     userProfile: (token) => tracedProvider('user_profile', () => oidc.userProfile(token)),
+    revoke: (token, hint) => tracedProvider('revocation', () => oidc.revoke(token, hint)),
   };
 }
 

@@ -17,6 +17,8 @@ import fastifyKinde, {
   type KindeUser,
   type KindeUserProfile,
   memorySessionStore,
+  PORTAL_PAGES,
+  type PortalPage,
   requireAuth,
   requireFlag,
   requireKinde,
@@ -34,9 +36,19 @@ export async function typedApp() {
   const app = Fastify();
   const options: KindeOptions = {
     sessionStore: memorySessionStore({ maxEntries: 10 }),
-    routes: { login: '/login' },
+    routes: { login: '/login', portal: '/account/portal', health: '/diag/health', setup: '/diag/setup' },
+    diagnostics: true,
+    debug: false,
   };
   await app.register(fastifyKinde, options);
+  const portalPath: string = app.kinde.routes.portal;
+  const page: PortalPage = PORTAL_PAGES[0];
+  // @ts-expect-error not one of Kinde's portal sections
+  const wrongPage: PortalPage = 'billing';
+  void [portalPath, page, wrongPage];
+  // @ts-expect-error diagnostics is a boolean
+  const badDiagnostics: KindeOptions = { diagnostics: 'yes' };
+  void badDiagnostics;
 
   app.get<{ Params: { id: number } }>(
     '/items/:id',

@@ -71,6 +71,16 @@ export interface SsoSession {
   orgCode: string | undefined;
 }
 
+/** A self-serve portal link minted by `/account_api/v1/portal_link`. */
+export interface PortalLink {
+  userId: string;
+  clientId: string | undefined;
+  /** The portal section (`subnav`), one of Kinde's `PortalPage` values. */
+  subNav: string;
+  /** Where the portal links back to; already checked against the application's allowed URLs. */
+  returnUrl: string | undefined;
+}
+
 /** A map whose entries expire; expired entries are removed when read or swept. */
 export class ExpiringMap<V> {
   private readonly entries = new Map<string, { value: V; expiresAt: number }>();
@@ -127,6 +137,8 @@ export class ProtocolStore {
   readonly revokedFamilies = new Set<string>();
   /** Revoked access-token ids (jti), via `/oauth2/revoke`. */
   readonly revokedJtis: ExpiringMap<true>;
+  /** Portal links, by their one-off handle. */
+  readonly portalLinks: ExpiringMap<PortalLink>;
 
   constructor(now: () => number) {
     this.transactions = new ExpiringMap(now);
@@ -134,6 +146,7 @@ export class ProtocolStore {
     this.sessions = new ExpiringMap(now);
     this.refreshTokens = new ExpiringMap(now);
     this.revokedJtis = new ExpiringMap(now);
+    this.portalLinks = new ExpiringMap(now);
   }
 
   /** Forgets everything (keeps keys and the directory). */
@@ -144,5 +157,6 @@ export class ProtocolStore {
     this.refreshTokens.clear();
     this.revokedFamilies.clear();
     this.revokedJtis.clear();
+    this.portalLinks.clear();
   }
 }

@@ -96,6 +96,47 @@ test('revoke: refresh token family and access token; 200 with no body, even for 
   assert.equal(wrongSecret.status, 401);
 });
 
+test('revoking a refresh token ends its whole family: the rotated successor fails too (as fastify-kinde logout relies on)', async () => {
+  const t = await userTokens();
+  const rotated = await token(
+    emu,
+    { grant_type: 'refresh_token', refresh_token: t.refresh_token as string },
+    basic(CLIENT_ID, CLIENT_SECRET),
+  );
+  assert.equal(rotated.status, 200);
+  const successor = String(rotated.body.refresh_token);
+  assert.notEqual(successor, t.refresh_token);
+  // The hint is only a hint (RFC 7009 2.1): a wrong one still revokes.
+  const rev = await postForm(
+    `${emu.issuerUrl}/oauth2/revoke`,
+    { token: t.refresh_token as string, token_type_hint: 'access_token' },
+    basic(CLIENT_ID, CLIENT_SECRET),
+  );
+  assert.equal(rev.status, 200);
+  const refreshed = await token(
+    emu,
+    { grant_type: 'refresh_token', refresh_token: successor },
+    basic(CLIENT_ID, CLIENT_SECRET),
+  );
+  assert.equal(refreshed.body.error, 'invalid_grant');
+  assert.equal((await introspect(successor)).body.active, false);
+  const missing = await postForm(`${emu.issuerUrl}/oauth2/revoke`, {}, basic(CLIENT_ID, CLIENT_SECRET));
+  assert.equal(missing.status, 400);
+});
+
+test('failure injection covers /oauth2/revoke: a 503 in the protocol shape, and nothing revoked', async () => {
+  const t = await userTokens();
+  emu.control.failEndpoint('revoke', { mode: 'down', count: 1 });
+  const down = await postForm(
+    `${emu.issuerUrl}/oauth2/revoke`,
+    { token: t.refresh_token as string },
+    basic(CLIENT_ID, CLIENT_SECRET),
+  );
+  assert.equal(down.status, 503);
+  assert.equal(((await down.json()) as { error: string }).error, 'temporarily_unavailable');
+  assert.equal((await introspect(t.refresh_token as string)).body.active, true);
+});
+
 test('replaying an authorization code revokes the refresh tokens it produced', async () => {
   const pair = pkcePair();
   const r = await login(

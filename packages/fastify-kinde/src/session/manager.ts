@@ -20,6 +20,15 @@ export interface LoadedSession {
   rotated: boolean;
 }
 
+/**
+ * What a load decided, filled in only when a caller passes one (debug mode): why no session came
+ * of a cookie, and what became of a refresh. Codes, never values.
+ */
+export interface LoadTrace {
+  anonymous?: 'bad_signature' | 'not_found' | 'absolute_timeout' | 'refresh_refused';
+  refresh?: 'renewed' | 'provider_down_current_token_served';
+}
+
 /** Tokens a new session starts from (the provider's answer to a code exchange). */
 export interface SessionTokens {
   accessToken: string;
@@ -65,11 +74,13 @@ export interface SessionRefresher {
 export interface SessionManager {
   readonly cookieName: string;
   /** Reads the session named by a signed cookie value; undefined when absent, forged, expired or ended. */
-  load(signedCookie: string): MaybePromise<LoadedSession | undefined>;
+  load(signedCookie: string, trace?: LoadTrace): MaybePromise<LoadedSession | undefined>;
   /** Stores a new session under a new random id and sets its cookie. */
   create(reply: FastifyReply, tokens: SessionTokens, accessClaims: Claims): Promise<string>;
   /** Deletes the session from the store. */
   destroy(id: string): MaybePromise<boolean>;
+  /** Deletes the session from the store and answers the record it held (its tokens, to revoke them). */
+  take(id: string): Promise<SessionRecord | undefined>;
   /** The user profile of a session, fetched from the provider once and kept in the session. */
   profile(id: string, record: SessionRecord): Promise<KindeUserProfile>;
   /** Ends every session of the user of this session (this one included); answers how many ended. */
@@ -148,13 +159,27 @@ export function createSessionManager({
     }),
   };
 
-  function renew(id: string, record: SessionRecord, rotated: boolean): Promise<LoadedSession | undefined> {
+  function renew(
+    id: string,
+    record: SessionRecord,
+    rotated: boolean,
+    trace: LoadTrace | undefined,
+  ): Promise<LoadedSession | undefined> {
     return refresher.refresh(id, record, access).then(
-      (fresh) => (fresh ? { id, record: fresh, rotated } : undefined),
+      (fresh) => {
+        if (trace !== undefined) {
+          if (fresh) trace.refresh = 'renewed';
+          else trace.anonymous = 'refresh_refused';
+        }
+        return fresh ? { id, record: fresh, rotated } : undefined;
+      },
       (error: unknown) => {
         // The provider is down but the token has a few seconds left: serve with it meanwhile.
         const down = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
-        if (down && record.accessExpiresAt > Date.now()) return { id, record, rotated };
+        if (down && record.accessExpiresAt > Date.now()) {
+          if (trace !== undefined) trace.refresh = 'provider_down_current_token_served';
+          return { id, record, rotated };
+        }
         throw error;
       },
     );
@@ -164,18 +189,21 @@ export function createSessionManager({
     id: string,
     entry: StoreEntry<object> | undefined,
     rotated: boolean,
+    trace: LoadTrace | undefined,
   ): MaybePromise<LoadedSession | undefined> {
     if (entry === undefined) {
+      if (trace !== undefined) trace.anonymous = 'not_found';
       onExpired?.(undefined);
       return undefined;
     }
     const record = entry.value as SessionRecord;
     const now = Date.now();
     if (now - record.createdAt >= config.absoluteTimeoutMs) {
+      if (trace !== undefined) trace.anonymous = 'absolute_timeout';
       onExpired?.(record);
       return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
-    if (refresher.due(record, now)) return renew(id, record, rotated);
+    if (refresher.due(record, now)) return renew(id, record, rotated, trace);
     const loaded: LoadedSession = { id, record, rotated };
     if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {
       return andThen(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
@@ -188,11 +216,14 @@ export function createSessionManager({
     cookieOptions() {
       return { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies };
     },
-    load(signedCookie) {
+    load(signedCookie, trace) {
       const unsigned = signer.unsign(signedCookie);
-      if (unsigned === undefined) return undefined;
+      if (unsigned === undefined) {
+        if (trace !== undefined) trace.anonymous = 'bad_signature';
+        return undefined;
+      }
       const id = unsigned.value;
-      return andThen(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated));
+      return andThen(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated, trace));
     },
     async create(reply, tokens, accessClaims) {
       const idClaims = tokens.idClaims ?? {};
@@ -229,6 +260,11 @@ export function createSessionManager({
     },
     destroy(id) {
       return store.delete(SESSION_PREFIX + id);
+    },
+    async take(id) {
+      const record = await current(id);
+      await store.delete(SESSION_PREFIX + id);
+      return record;
     },
     async signOutEverywhere(id, record) {
       const sub = subOf(record);

@@ -33,6 +33,8 @@ export interface UserIndexOptions {
   sessionLifetimeMs: number;
   /** The idle timeout, in milliseconds: `lastSeenAt` is derived from it. */
   idleTimeoutMs: number;
+  /** Told of the records of sessions `revoke` ended (to revoke their tokens at the provider); must not throw. */
+  onRevoked?(records: SessionRecord[]): void;
 }
 
 /** Which of a user's sessions an operation applies to. */
@@ -206,6 +208,7 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         const found = await live(value);
         const ending = filter ? found.filter(([, , entry]) => filter(entry.value)) : found;
         const ended = await Promise.all(ending.map(([id]) => store.delete(SESSION_KEY + id)));
+        options.onRevoked?.(ending.filter((_, i) => ended[i]).map(([, , entry]) => entry.value));
         const ends = new Set(ending.map(([id]) => id));
         value.s = found.filter(([id]) => !ends.has(id)).map(([id, createdAt]) => [id, createdAt]);
         if (filter === undefined) {

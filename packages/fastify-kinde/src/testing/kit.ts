@@ -223,7 +223,7 @@ export class KindeTestKit {
     return this.provider.advanceClock(seconds);
   }
 
-  /** Makes `token`, `jwks`, `user_profile` or `discovery` answer 503 (`down`) or late (`slow`). */
+  /** Makes `token`, `jwks`, `user_profile`, `discovery`, `revoke` or `account_api` answer 503 (`down`) or late (`slow`). */
   async fail(target: FailureTarget, options: TokenFailureOptions = { mode: 'down' }): Promise<void> {
     this.open('fail');
     return this.provider.fail(target, options);

@@ -10,6 +10,8 @@ export const FAULT_TARGETS: [FailureTarget, string][] = [
   ['jwks', 'GET /.well-known/jwks(.json)'],
   ['user_profile', 'profile and userinfo endpoints'],
   ['discovery', 'GET /.well-known/openid-configuration'],
+  ['revoke', 'POST /oauth2/revoke'],
+  ['account_api', 'GET /account_api/v1/* (portal link included)'],
 ];
 
 const ADVANCE = [

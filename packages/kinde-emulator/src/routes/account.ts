@@ -1,8 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EmulatorContext } from '../context.js';
 import { type OrgClaims, orgClaims } from '../directory.js';
-import { issuerOf } from '../http.js';
-import { layout, sendPage } from '../pages.js';
+import { portalRoutes } from './portal.js';
 import { bearerUser } from './profile.js';
 
 const FLAG_TYPES = { b: 'boolean', i: 'integer', s: 'string' } as const;
@@ -28,7 +27,7 @@ function permissionItems(org: OrgClaims | undefined) {
 
 /**
  * Registers the Kinde Account API subset the SDKs call with `forceApi` (`/account_api/v1/...`),
- * answering from the directory for the token's user and organization, plus the portal link.
+ * answering from the directory for the token's user and organization, plus the portal link (`portal.ts`).
  */
 export function accountRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   const route = (
@@ -61,19 +60,5 @@ export function accountRoutes(app: FastifyInstance, ctx: EmulatorContext): void 
   }));
   route('entitlements', (c) => ({ org_code: c.orgCode, plans: [], entitlements: [] }));
   route('entitlement/:key', (c) => ({ org_code: c.orgCode, entitlement: null }));
-  app.get('/account_api/v1/portal_link', async (request, reply) => {
-    const c = await claimsFor(ctx, request, reply);
-    if (!c) return reply;
-    return reply.header('cache-control', 'no-store').send({ url: `${issuerOf(ctx, request)}/portal` });
-  });
-  app.get('/portal', async (_request, reply) =>
-    sendPage(
-      reply,
-      200,
-      layout(
-        'Account portal',
-        '<h1>Account portal</h1><p>The emulator has no self-service portal; edit the directory instead.</p>',
-      ),
-    ),
-  );
+  portalRoutes(app, ctx);
 }

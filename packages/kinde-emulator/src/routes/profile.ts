@@ -18,7 +18,9 @@ export async function bearerUser(
   ctx: EmulatorContext,
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<{ user: User; updatedAt: number; orgCode: string | undefined } | undefined> {
+): Promise<
+  { user: User; updatedAt: number; orgCode: string | undefined; clientId: string | undefined } | undefined
+> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
   if (!match) {
     invalidToken(reply, 'A Bearer access token is required');
@@ -31,7 +33,8 @@ export async function bearerUser(
     return undefined;
   }
   const orgCode = typeof payload.org_code === 'string' ? payload.org_code : undefined;
-  return { user, updatedAt: user.updatedAt ?? (payload.iat as number), orgCode };
+  const clientId = typeof payload.azp === 'string' ? payload.azp : undefined;
+  return { user, updatedAt: user.updatedAt ?? (payload.iat as number), orgCode, clientId };
 }
 
 /** Kinde's v2 profile (`/oauth2/v2/user_profile`). */
