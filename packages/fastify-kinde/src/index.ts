@@ -1,21 +1,35 @@
 import fp from 'fastify-plugin';
 import { kindePlugin } from './plugin.js';
 
-export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
+export type {
+  KindeEntitlement,
+  KindeEntitlementResult,
+  KindeEntitlements,
+  KindePlan,
+} from './account-api.js';
+export type { FlagType, FlagValue, KindeFlag, KindeOrganizationRef, KindeRole } from './claims.js';
 export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
-export type { CallerKind, KindeContext, TokenName } from './context.js';
+export type {
+  CallerKind,
+  KindeContext,
+  KindeOrganization,
+  KindeOrganizations,
+  TokenName,
+} from './context.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
   type GuardRequirement,
   KINDE_GUARD,
   type KindeGuard,
   requireAuth,
+  requireEntitlement,
   requireFlag,
   requireKinde,
   requireOrg,
   requirePermission,
   requireRole,
 } from './guards.js';
+export type { KindeHasParams } from './has.js';
 export type { KindeHealth, ProbeResult } from './health.js';
 export type { KindeInstance } from './plugin.js';
 export { type MemorySessionStoreOptions, memorySessionStore } from './session/memory.js';

@@ -1,10 +1,12 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import { createAccountApi } from './account-api.js';
 import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
 import {
   type GuardRequirement,
   requireAuth,
+  requireEntitlement,
   requireFlag,
   requireKinde,
   requireOrg,
@@ -43,6 +45,7 @@ export interface KindeInstance {
   requireRole: typeof requireRole;
   requireFlag: typeof requireFlag;
   requireOrg: typeof requireOrg;
+  requireEntitlement: typeof requireEntitlement;
   requireKinde: typeof requireKinde;
   /** The session store in use. */
   readonly store: SessionStore;
@@ -170,6 +173,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       sessions,
       verifier,
       oidc,
+      account: createAccountApi(config.issuerUrl),
       counters,
       onBearerRefused: (request, reason, detail) =>
         audit.emit({ type: 'bearer.refused', reason, detail }, request),
@@ -196,6 +200,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     requireRole,
     requireFlag,
     requireOrg,
+    requireEntitlement,
     requireKinde,
     store,
     issuerUrl: config.issuerUrl,

@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { AccountApi } from './account-api.js';
 import {
   anonymousContext,
+  type CallerData,
   callerContext,
   type KindeContext,
   refusedContext,
@@ -8,7 +10,7 @@ import {
 } from './context.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
-import type { LoadedSession, SessionManager } from './session/manager.js';
+import { isPersistent, type LoadedSession, type SessionManager } from './session/manager.js';
 import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
@@ -101,7 +103,12 @@ function callerProblem(claims: Claims): string | undefined {
 }
 
 /** The context of a bearer caller: a machine when the token came from the client-credentials grant. */
-function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeContext {
+function bearerCaller(
+  token: string,
+  claims: Claims,
+  oidc: OidcClient,
+  account: AccountApi | null,
+): KindeContext {
   const problem = callerProblem(claims);
   if (problem !== undefined) return refusedContext(problem);
   const machine = isMachineToken(claims);
@@ -118,13 +125,19 @@ function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeCon
     loadProfile: machine
       ? null
       : () => (profile ??= forgetOnFailure(oidc.userProfile(token), () => (profile = undefined))),
+    account: machine ? null : account,
   });
 }
 
-/** The context of a browser session: claims from the stored record, the profile fetched on demand. */
-function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession): KindeContext {
+/** The data of a browser session's context: claims from the stored record, the profile fetched on demand. */
+function sessionData(
+  sessions: SessionManager,
+  id: string,
+  record: SessionRecord,
+  account: AccountApi | null,
+): Omit<CallerData, 'unavailable' | 'problem'> {
   let profile: Promise<KindeUserProfile> | undefined;
-  return callerContext({
+  return {
     kind: 'user',
     via: 'session',
     sessionId: id,
@@ -136,7 +149,18 @@ function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession):
     loadProfile: () =>
       (profile ??= forgetOnFailure(sessions.profile(id, record), () => (profile = undefined))),
     signOutEverywhere: () => sessions.signOutEverywhere(id, record),
-  });
+    account,
+    // A forced refresh answers the renewed session's data, whose own refresh starts from it.
+    refresh: async () => ({
+      ...sessionData(sessions, id, await sessions.refreshNow(id, record), account),
+      unavailable: false,
+      problem: null,
+    }),
+  };
+}
+
+function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession, account: AccountApi | null) {
+  return callerContext(sessionData(sessions, id, record, account));
 }
 
 /** What the credential hook needs. */
@@ -144,6 +168,8 @@ export interface CredentialDeps {
   sessions: SessionManager;
   verifier: TokenVerifier;
   oidc: OidcClient;
+  /** Kinde's Account API (entitlements), called only when a handler asks. */
+  account?: AccountApi;
   /** Told of each refused bearer token: a stable reason code and the phrase of `WWW-Authenticate`. */
   onBearerRefused?(
     request: FastifyRequest,
@@ -159,7 +185,14 @@ export interface CredentialDeps {
  * Bearer` header is sent) or else from the session cookie. It never answers the request itself: the
  * guards decide. Synchronous stores and cached tokens make no promise.
  */
-export function credentialHook({ sessions, verifier, oidc, onBearerRefused, counters }: CredentialDeps) {
+export function credentialHook({
+  sessions,
+  verifier,
+  oidc,
+  account,
+  onBearerRefused,
+  counters,
+}: CredentialDeps) {
   const refuse = (request: FastifyRequest, detail: string): KindeContext => {
     onBearerRefused?.(request, 'ERR_TOKEN_INVALID', detail);
     return refusedContext(detail);
@@ -177,11 +210,11 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
     }
     let context = sessionContexts.get(loaded.record);
     if (context === undefined || context.sessionId !== loaded.id) {
-      context = sessionCaller(sessions, loaded);
+      context = sessionCaller(sessions, loaded, account ?? null);
       sessionContexts.set(loaded.record, context);
     }
     request.kinde = context;
-    if (loaded.rotated) sessions.setCookie(reply, loaded.id);
+    if (loaded.rotated) sessions.setCookie(reply, loaded.id, isPersistent(loaded.record.accessClaims));
   };
 
   const sessionFailed = (request: FastifyRequest, error: unknown) => {
@@ -205,7 +238,7 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
   };
 
   const bearerContextFor = (token: string, claims: Claims): KindeContext => {
-    const context = bearerCaller(token, claims, oidc);
+    const context = bearerCaller(token, claims, oidc, account ?? null);
     bearerContexts.set(claims, context);
     return context;
   };
