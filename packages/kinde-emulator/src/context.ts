@@ -4,7 +4,7 @@ import type { Directory, RequestLogEntry, TokenLifetimes } from './types.js';
 import type { Webhooks } from './webhooks/hub.js';
 
 /** Endpoints a test can make fail. */
-export type FailureTarget = 'token' | 'jwks' | 'user_profile' | 'discovery';
+export type FailureTarget = 'token' | 'jwks' | 'user_profile' | 'discovery' | 'account_api';
 
 /** A failure injected into an endpoint by a test. */
 export interface EndpointFailure {

@@ -7,7 +7,7 @@ import { signM2mToken } from './tokens.js';
 import type { Directory } from './types.js';
 import { DirectoryError, validateDirectory } from './validate.js';
 
-const TARGETS: FailureTarget[] = ['token', 'jwks', 'user_profile', 'discovery'];
+const TARGETS: FailureTarget[] = ['token', 'jwks', 'user_profile', 'discovery', 'account_api'];
 
 /** How to make an endpoint fail, for resilience tests. */
 export interface TokenFailureOptions {
@@ -89,7 +89,7 @@ export class EmulatorControl {
     this.failEndpoint('token', options);
   }
 
-  /** Makes `token`, `jwks`, `user_profile` (all profile endpoints) or `discovery` fail or slow down. */
+  /** Makes `token`, `jwks`, `user_profile` (all profile endpoints), `discovery` or `account_api` fail or slow down. */
   failEndpoint(target: FailureTarget, options: TokenFailureOptions): void {
     if (!TARGETS.includes(target)) throw new RangeError(`endpoint must be one of ${TARGETS.join(', ')}`);
     if (options.mode !== 'down' && options.mode !== 'slow')

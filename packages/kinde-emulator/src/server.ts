@@ -62,6 +62,7 @@ const FAILURE_TARGETS: [RegExp, FailureTarget][] = [
   [/^\/\.well-known\/jwks(\.json)?$/, 'jwks'],
   [/^\/oauth2\/(v2\/user_profile|user_profile|userinfo)$/, 'user_profile'],
   [/^\/\.well-known\/openid-configuration$/, 'discovery'],
+  [/^\/account_api\/v1\//, 'account_api'],
 ];
 
 /** Applies failures injected by tests: a delay, then (for `down`) a 503 in the protocol's shape. */

@@ -10,6 +10,7 @@ export const FAULT_TARGETS: [FailureTarget, string][] = [
   ['jwks', 'GET /.well-known/jwks(.json)'],
   ['user_profile', 'profile and userinfo endpoints'],
   ['discovery', 'GET /.well-known/openid-configuration'],
+  ['account_api', 'GET /account_api/v1/… (entitlements, roles, portal link…)'],
 ];
 
 const ADVANCE = [
