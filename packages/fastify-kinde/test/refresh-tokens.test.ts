@@ -117,6 +117,26 @@ describe('request.kinde.refreshTokens()', () => {
     assert.notEqual(still.statusCode, 401, 'an outage does not sign the user out');
   });
 
+  test('a session without a refresh token (no "offline" scope): ERR_CONFIG, and the session stays', async () => {
+    const noOffline = Fastify();
+    await noOffline.register(fastifyKinde, kit.options({ scope: 'openid profile email' }));
+    noOffline.post('/upgraded', async (request) => {
+      await request.kinde.refreshTokens();
+      return { ok: true };
+    });
+    noOffline.get('/me', (request) => ({ kind: request.kinde.kind }));
+    try {
+      const cookie = await kit.signIn(noOffline, { email: UMA });
+      const res = await noOffline.inject({ method: 'POST', url: '/upgraded', headers: { cookie } });
+      assert.equal(res.statusCode, 500);
+      assert.equal(res.json().code, 'ERR_CONFIG');
+      assert.match(res.json().message, /lacks "offline"/);
+      assert.equal((await noOffline.inject({ url: '/me', headers: { cookie } })).json().kind, 'user');
+    } finally {
+      await noOffline.close();
+    }
+  });
+
   test('a refresh the provider refuses ends the session: 401 now and after', async () => {
     grant(['read:items', 'write:items']);
     const cookie = await kit.signIn(app, { email: UMA });

@@ -77,7 +77,7 @@ export interface SessionManager {
   /**
    * Renews the session's tokens now, through the refresher's single flight (after a role, plan or
    * organization change); answers the stored record. Rejects with `ERR_NOT_AUTHENTICATED` when the
-   * provider refused and the session ended.
+   * provider refused and the session ended, `ERR_CONFIG` (the session kept) when it has no refresh token.
    */
   refreshNow(id: string, record: SessionRecord): Promise<SessionRecord>;
   /**
@@ -250,6 +250,12 @@ export function createSessionManager({
       );
     },
     async refreshNow(id, record) {
+      // Without a refresh token the refresher would end the session: refuse, and keep it.
+      if (record.refreshToken === null)
+        throw new KindeAuthError(
+          'ERR_CONFIG',
+          'refreshTokens() needs a refresh token: the session has none, because KINDE_SCOPE lacks "offline"',
+        );
       const fresh = await refresher.refresh(id, record, access);
       if (fresh === undefined)
         throw new KindeAuthError(
