@@ -19,11 +19,11 @@ export interface KindePlan {
   subscribedOn: string | null;
 }
 
-/** `getEntitlements()`: the Account API's `/account_api/v1/entitlements`, every page. */
+/** `getEntitlements()`: the Account API's `/account_api/v1/entitlements`, every page. Frozen: it is shared for 30 s. */
 export interface KindeEntitlements {
-  orgCode: string | null;
-  plans: KindePlan[];
-  entitlements: KindeEntitlement[];
+  readonly orgCode: string | null;
+  readonly plans: readonly Readonly<KindePlan>[];
+  readonly entitlements: readonly Readonly<KindeEntitlement>[];
 }
 
 /** `getEntitlement(key)`: one entitlement by feature key, or null when the user has none. */
@@ -104,7 +104,11 @@ export function createAccountApi(issuerUrl: string): AccountApi {
 
   return {
     async entitlements(accessToken) {
-      const result: KindeEntitlements = { orgCode: null, plans: [], entitlements: [] };
+      const result: { orgCode: string | null; plans: KindePlan[]; entitlements: KindeEntitlement[] } = {
+        orgCode: null,
+        plans: [],
+        entitlements: [],
+      };
       const plans = new Map<string, KindePlan>();
       const seen = new Set<string>();
       let cursor: string | undefined;
@@ -133,7 +137,12 @@ export function createAccountApi(issuerUrl: string): AccountApi {
         cursor = next;
       }
       result.plans = [...plans.values()];
-      return result;
+      // Frozen: a session's requests share this answer for a while (and `has()` conditions receive it).
+      for (const e of result.entitlements) Object.freeze(e);
+      for (const p of result.plans) Object.freeze(p);
+      Object.freeze(result.entitlements);
+      Object.freeze(result.plans);
+      return Object.freeze(result);
     },
 
     async entitlement(accessToken, key) {

@@ -68,6 +68,15 @@ before(async () => {
   app = Fastify();
   await app.register(fastifyKinde, kit.options());
   app.get('/entitlements', (request) => request.kinde.getEntitlements());
+  app.get('/tamper', async (request) => {
+    const { entitlements } = await request.kinde.getEntitlements();
+    try {
+      (entitlements[0] as { priceName: string | null }).priceName = 'Gold';
+      return { changed: true };
+    } catch (error) {
+      return { changed: false, error: (error as Error).name };
+    }
+  });
   app.get('/entitlement/:key', (request) =>
     request.kinde.getEntitlement((request.params as { key: string }).key),
   );
@@ -125,6 +134,16 @@ describe('getEntitlements and getEntitlement', () => {
     assert.equal(accountCalls(), before + 2, 'two pages');
     await app.inject({ url: '/entitlements', headers: { cookie } });
     assert.equal(accountCalls(), before + 2, 'the second call within 30 s is answered from memory');
+  });
+
+  test('the shared answer is frozen: a handler cannot change what the next request reads', async () => {
+    const cookie = await kit.signIn(app, { email: ADA });
+    assert.deepEqual((await app.inject({ url: '/tamper', headers: { cookie } })).json(), {
+      changed: false,
+      error: 'TypeError',
+    });
+    const again = (await app.inject({ url: '/entitlements', headers: { cookie } })).json();
+    assert.equal(again.entitlements[0].priceName, 'Seats 0');
   });
 
   test('one entitlement by feature key; null when not held; a malformed key is a 400', async () => {
