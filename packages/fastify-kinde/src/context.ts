@@ -82,7 +82,7 @@ export interface KindeContext {
   /** `{name, value}` of a claim of the access token (default) or the ID token; null when absent. */
   getClaim(name: string, token?: TokenName): { name: string; value: unknown } | null;
   getClaimValue(name: string, token?: TokenName): unknown;
-  /** Every claim of the access token (default) or the ID token, as verified; null for an anonymous caller. */
+  /** Every claim of the access token (default) or the ID token, as verified (a copy); null for an anonymous caller or a token the caller has not got (a bearer caller's ID token). */
   getClaims(token?: TokenName | 'accessToken' | 'idToken'): Claims | null;
   getPermission(key: string): { orgCode: string | null; isGranted: boolean };
   getPermissions(): { orgCode: string | null; permissions: string[] };
@@ -202,6 +202,7 @@ class CallerContext implements KindeContext {
   getClaims(token: TokenName | 'accessToken' | 'idToken' = 'access_token'): Claims | null {
     if (this.kind === 'anonymous') return null;
     const idToken = token === 'id_token' || token === 'idToken';
+    if (idToken && this.#data.idToken === null) return null;
     // A copy: the claims object is the stored session's, shared by its requests.
     return { ...(idToken ? this.#data.idClaims : this.#data.accessClaims) };
   }
