@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type Emulator, startEmulator } from 'kinde-emulator';
-import fastifyKinde, { requirePermission } from '../src/index.js';
+import fastifyKinde, { type RedisSessionStore, redisSessionStore, requirePermission } from '../src/index.js';
 import { connectKindeTest, type KindeTestKit } from '../src/testing/index.js';
+import { REDIS_URL, redisMissing, removeKeys, testPrefix } from './redis-kit.js';
+
+const noRedis = await redisMissing();
 
 /**
  * Item 5 of "Coming from Kinde's SDKs": `request.kinde.refreshTokens()` renews a session's tokens
@@ -145,5 +148,46 @@ describe('request.kinde.refreshTokens()', () => {
     assert.equal(res.statusCode, 401);
     assert.match(res.json().message, /session has ended/);
     assert.equal((await app.inject({ url: '/write', headers: { cookie } })).statusCode, 401);
+  });
+});
+
+describe('refreshTokens() across two instances sharing Redis (leases)', () => {
+  const prefix = testPrefix('forced-refresh');
+  const stores: RedisSessionStore[] = [];
+  const instances: FastifyInstance[] = [];
+  after(async () => {
+    for (const instance of instances) await instance.close();
+    await Promise.all(stores.map((store) => store.close()));
+    if (!noRedis) await removeKeys(prefix);
+  });
+
+  test('both instances asking at once: one refresh at the provider, both see the new grants', {
+    skip: noRedis,
+    timeout: 30_000,
+  }, async () => {
+    for (let i = 0; i < 2; i++) {
+      const store = redisSessionStore({ url: REDIS_URL, prefix });
+      stores.push(store);
+      const instance = Fastify();
+      await instance.register(fastifyKinde, kit.options({ sessionStore: store }));
+      instance.post('/upgraded', async (request) => {
+        await request.kinde.refreshTokens();
+        return { after: request.kinde.getPermission('write:items').isGranted };
+      });
+      instances.push(instance);
+    }
+    const [a, b] = instances as [FastifyInstance, FastifyInstance];
+    grant(['read:items']);
+    const cookie = await kit.signIn(a, { email: UMA });
+    grant(['read:items', 'write:items']);
+    // A slow token endpoint keeps the first refresh in flight while the other instance asks.
+    emulator.control.failTokenEndpoint({ mode: 'slow', delayMs: 600, count: 1 });
+    const before = refreshes();
+    const answers = await Promise.all([
+      a.inject({ method: 'POST', url: '/upgraded', headers: { cookie } }),
+      b.inject({ method: 'POST', url: '/upgraded', headers: { cookie } }),
+    ]);
+    for (const answer of answers) assert.deepEqual(answer.json(), { after: true }, answer.body);
+    assert.equal(refreshes(), before + 1, 'one refresh: the other instance waited for its result');
   });
 });
