@@ -17,7 +17,7 @@ import {
 } from './claims.js';
 import { KindeAuthError } from './errors.js';
 import { hasAll, type KindeHasParams } from './has.js';
-import type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 
 /** Which token a claim is read from (js-utils' `accessToken` / `idToken` are accepted too). */
 export type TokenName = 'access_token' | 'id_token';
@@ -140,8 +140,10 @@ export interface CallerData {
   signOutEverywhere?: (() => Promise<number>) | null;
   /** Kinde's Account API, for a person's access token. */
   account?: AccountApi | null;
-  /** Renews the session's tokens and answers the data of the renewed session (browser sessions only). */
-  refresh?: (() => Promise<CallerData>) | null;
+  /** The stored session these data come from (browser sessions). */
+  record?: SessionRecord;
+  /** Renews the session of these data and answers the renewed session's (browser sessions only). */
+  refresh?: ((data: CallerData) => Promise<CallerData>) | null;
 }
 
 const EMPTY: Claims = Object.freeze({});
@@ -316,7 +318,7 @@ class CallerContext implements KindeContext {
         'ERR_NOT_AUTHENTICATED',
         'refreshTokens() needs a browser session; a bearer caller renews its own token',
       );
-    this.#data = await refresh();
+    this.#data = await refresh(this.#data);
     this.#user = undefined;
     this.#organization = undefined;
     this.#organizations = undefined;

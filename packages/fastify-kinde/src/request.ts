@@ -129,12 +129,31 @@ function bearerCaller(
   });
 }
 
+/** What every session context of one plugin shares: made once, so a context costs no new closure for it. */
+interface SessionShared {
+  sessions: SessionManager;
+  account: AccountApi | null;
+  /** Renews the session of `data` and answers the renewed session's data (`refreshTokens()`). */
+  refresh(data: CallerData): Promise<CallerData>;
+}
+
+function sessionShared(sessions: SessionManager, account: AccountApi | null): SessionShared {
+  const shared: SessionShared = {
+    sessions,
+    account,
+    async refresh(data) {
+      const fresh = await sessions.refreshNow(data.sessionId!, data.record!);
+      return { ...sessionData(shared, data.sessionId!, fresh), unavailable: false, problem: null };
+    },
+  };
+  return shared;
+}
+
 /** The data of a browser session's context: claims from the stored record, the profile fetched on demand. */
 function sessionData(
-  sessions: SessionManager,
+  { sessions, account, refresh }: SessionShared,
   id: string,
   record: SessionRecord,
-  account: AccountApi | null,
 ): Omit<CallerData, 'unavailable' | 'problem'> {
   let profile: Promise<KindeUserProfile> | undefined;
   return {
@@ -150,17 +169,9 @@ function sessionData(
       (profile ??= forgetOnFailure(sessions.profile(id, record), () => (profile = undefined))),
     signOutEverywhere: () => sessions.signOutEverywhere(id, record),
     account,
-    // A forced refresh answers the renewed session's data, whose own refresh starts from it.
-    refresh: async () => ({
-      ...sessionData(sessions, id, await sessions.refreshNow(id, record), account),
-      unavailable: false,
-      problem: null,
-    }),
+    record,
+    refresh,
   };
-}
-
-function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession, account: AccountApi | null) {
-  return callerContext(sessionData(sessions, id, record, account));
 }
 
 /** What the credential hook needs. */
@@ -200,6 +211,7 @@ export function credentialHook({
   // A record (or verified claims) keeps its object identity while a store or cache holds it, so its
   // context is made once, not on every request.
   const sessionContexts = new WeakMap<SessionRecord, KindeContext>();
+  const shared = sessionShared(sessions, account ?? null);
   const bearerContexts = new WeakMap<Claims, KindeContext>();
 
   const attach = (request: FastifyRequest, reply: FastifyReply, loaded: LoadedSession | undefined) => {
@@ -210,7 +222,7 @@ export function credentialHook({
     }
     let context = sessionContexts.get(loaded.record);
     if (context === undefined || context.sessionId !== loaded.id) {
-      context = sessionCaller(sessions, loaded, account ?? null);
+      context = callerContext(sessionData(shared, loaded.id, loaded.record));
       sessionContexts.set(loaded.record, context);
     }
     request.kinde = context;
