@@ -157,8 +157,6 @@ class CallerContext implements KindeContext {
   #data: CallerData;
   // Computed on first use, never on the request path: a context is shared by the requests of a session.
   #user: KindeUser | undefined;
-  #organization: KindeOrganization | undefined;
-  #organizations: KindeOrganizations | undefined;
   #entitlements: { at: number; result: Promise<KindeEntitlements> } | undefined;
 
   constructor(data: CallerData) {
@@ -232,26 +230,20 @@ class CallerContext implements KindeContext {
   getIntegerFlag(code: string, defaultValue?: number): number {
     return flagOf(this.#data.accessClaims, code, defaultValue, 'integer').value;
   }
+  // A new object per call, as before these grew: a handler may change what it gets.
   getOrganization(): KindeOrganization {
     const { idClaims, accessClaims } = this.#data;
-    this.#organization ??= {
+    return {
       orgCode: orgCodeOf(accessClaims),
       orgName: orgNameOf(accessClaims),
       properties: organizationPropertiesOf(idClaims, accessClaims),
     };
-    return this.#organization;
   }
   getUserOrganizations(): KindeOrganizations {
-    if (this.#organizations === undefined) {
-      const named = organizationsOf(this.#data.idClaims);
-      const orgCodes = [...new Set([...orgCodesOf(this.#data.idClaims), ...named.map((o) => o.code)])];
-      const names = new Map(named.map((o) => [o.code, o.name]));
-      this.#organizations = {
-        orgCodes,
-        orgs: orgCodes.map((code) => ({ code, name: names.get(code) ?? null })),
-      };
-    }
-    return this.#organizations;
+    const named = organizationsOf(this.#data.idClaims);
+    const orgCodes = [...new Set([...orgCodesOf(this.#data.idClaims), ...named.map((o) => o.code)])];
+    const names = new Map(named.map((o) => [o.code, o.name]));
+    return { orgCodes, orgs: orgCodes.map((code) => ({ code, name: names.get(code) ?? null })) };
   }
   getRoles(): KindeRole[] {
     return rolesOf(this.#data.accessClaims);
@@ -320,8 +312,6 @@ class CallerContext implements KindeContext {
       );
     this.#data = await refresh(this.#data);
     this.#user = undefined;
-    this.#organization = undefined;
-    this.#organizations = undefined;
     this.#entitlements = undefined;
   }
   signOutEverywhere(): Promise<number> {
