@@ -98,3 +98,88 @@ export function flagOf<V extends FlagValue>(
     ...(defaultValue !== undefined ? { defaultValue } : {}),
   };
 }
+
+/** Kinde's `{v}` property claims (`user_properties`, `organization_properties`) as plain values. */
+function propertyValues(...claims: unknown[]): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const claim of claims) {
+    if (claim === null || typeof claim !== 'object' || Array.isArray(claim)) continue;
+    for (const [key, property] of Object.entries(claim)) {
+      if (key === '__proto__') continue;
+      const v =
+        property !== null && typeof property === 'object' ? (property as { v?: unknown }).v : undefined;
+      if (v !== undefined) values[key] = v;
+    }
+  }
+  return values;
+}
+
+/** Kinde's built-in user properties and the short names the Next.js SDK gives them. */
+const USER_PROPERTY_NAMES: Readonly<Record<string, string>> = {
+  kp_usr_city: 'city',
+  kp_usr_industry: 'industry',
+  kp_usr_is_marketing_opt_in: 'is_marketing_opt_in',
+  kp_usr_job_title: 'job_title',
+  kp_usr_middle_name: 'middle_name',
+  kp_usr_postcode: 'postcode',
+  kp_usr_salutation: 'salutation',
+  kp_usr_state_region: 'state_region',
+  kp_usr_street_address: 'street_address',
+  kp_usr_street_address_2: 'street_address_2',
+};
+const ORG_PROPERTY_NAMES: Readonly<Record<string, string>> = {
+  kp_org_city: 'city',
+  kp_org_industry: 'industry',
+  kp_org_postcode: 'postcode',
+  kp_org_state_region: 'state_region',
+  kp_org_street_address: 'street_address',
+  kp_org_street_address_2: 'street_address_2',
+};
+
+/** Each property under its Kinde key, plus Kinde's built-in ones under their short names (as the Next.js SDK does). */
+function withShortNames(values: Record<string, unknown>, names: Readonly<Record<string, string>>) {
+  const out: Record<string, unknown> = {};
+  for (const [key, short] of Object.entries(names)) if (key in values) out[short] = values[key];
+  return Object.assign(out, values);
+}
+
+/** The user properties of `user_properties` in the ID token and the access token (the access token wins). */
+export function userPropertiesOf(id: Claims, access: Claims): Record<string, unknown> {
+  const values = propertyValues(
+    id.user_properties ?? id['x-hasura-user_properties'],
+    access.user_properties ?? access['x-hasura-user_properties'],
+  );
+  return withShortNames(values, USER_PROPERTY_NAMES);
+}
+
+/** The organization properties of `organization_properties` in the ID token and the access token. */
+export function organizationPropertiesOf(id: Claims, access: Claims): Record<string, unknown> {
+  const values = propertyValues(
+    id.organization_properties ?? id['x-hasura-organization_properties'],
+    access.organization_properties ?? access['x-hasura-organization_properties'],
+  );
+  return withShortNames(values, ORG_PROPERTY_NAMES);
+}
+
+/** The `org_name` claim of an access token, or null. */
+export function orgNameOf(access: Claims): string | null {
+  const name = access.org_name ?? access['x-hasura-org-name'];
+  return typeof name === 'string' ? name : null;
+}
+
+/** An organization of the `organizations` claim of an ID token: `{code, name}` as the Next.js SDK names them. */
+export interface KindeOrganizationRef {
+  code: string;
+  name: string | null;
+}
+
+/** The `organizations` claim of an ID token (`[{id, name}]`), as `{code, name}`. */
+export function organizationsOf(id: Claims): KindeOrganizationRef[] {
+  const claim = [id.organizations, id['x-hasura-organizations']].flatMap((c) => (Array.isArray(c) ? c : []));
+  return claim.flatMap((org): KindeOrganizationRef[] => {
+    if (org === null || typeof org !== 'object' || typeof (org as { id?: unknown }).id !== 'string')
+      return [];
+    const { id: code, name } = org as { id: string; name?: unknown };
+    return [{ code, name: typeof name === 'string' ? name : null }];
+  });
+}

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
+import { resolveCookieDomain } from './cookie-domain.js';
 import { KindeAuthError } from './errors.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
@@ -99,6 +100,13 @@ export interface KindeOptions {
    * the request's logger, never a secret, token, code or cookie value. Default off.
    */
   debug?: boolean;
+  /**
+   * `KINDE_COOKIE_DOMAIN`: share the session cookie with every subdomain of this domain, e.g.
+   * `example.com` for `app.example.com` and `api.example.com`. It must be the site URL's host or a
+   * parent of it, and not a public suffix. The cookie is then named `__Secure-kinde_session` on
+   * https (`__Host-` forbids a Domain). Default: none (host-only).
+   */
+  cookieDomain?: string;
 }
 
 /** The validated configuration: every value present and checked. */
@@ -108,6 +116,8 @@ export interface KindeConfig {
   clientSecret: string | undefined;
   siteUrl: URL;
   secureCookies: boolean;
+  /** The validated `Domain` of the session cookie (lower case, no leading dot), or undefined for a host-only cookie. */
+  cookieDomain: string | undefined;
   postLoginRedirectUrl: string;
   postLogoutRedirectUrl: string;
   audience: string[];
@@ -362,6 +372,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     clientSecret: clientSecret || undefined,
     siteUrl,
     secureCookies: siteUrl.protocol === 'https:',
+    cookieDomain: resolveCookieDomain(options.cookieDomain ?? env.KINDE_COOKIE_DOMAIN, siteUrl),
     postLoginRedirectUrl,
     postLogoutRedirectUrl,
     audience,

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { FlagValue } from './claims.js';
 import type { KindeContext } from './context.js';
 import { debugOf } from './debug.js';
+import { KindeAuthError } from './errors.js';
 import { guardRefused } from './telemetry.js';
 
 /** How a caller may authenticate: a browser session, a bearer token, or either (the default). */
@@ -23,6 +24,11 @@ export interface GuardRequirement {
   flags?: Readonly<Record<string, FlagValue>>;
   /** `true`: the caller acts within some organization; a code: within that one. */
   org?: true | string;
+  /**
+   * Every one of these billing entitlements, by price name as js-utils' `has({ billingEntitlements })`
+   * matches them; asked of Kinde's Account API (reused 30 s per session) once every other part passed.
+   */
+  billingEntitlements?: readonly string[];
 }
 
 /** Marks guard functions so the plugin (and OpenAPI) can tell what a route requires. */
@@ -86,7 +92,7 @@ function refusal(kinde: KindeContext, requirement: GuardRequirement): string | u
   );
 }
 
-const LIST_KEYS = ['permissions', 'anyPermission', 'roles', 'anyRole'] as const;
+const LIST_KEYS = ['permissions', 'anyPermission', 'roles', 'anyRole', 'billingEntitlements'] as const;
 const KNOWN_KEYS = new Set<string>([...LIST_KEYS, 'auth', 'flags', 'org']);
 
 function blank(value: unknown): boolean {
@@ -148,6 +154,7 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
   if (mode !== 'session' && mode !== 'bearer' && mode !== 'either') {
     throw new TypeError(`"auth" must be "session", "bearer" or "either"; got "${String(mode)}"`);
   }
+  const entitlements = requirement.billingEntitlements;
   const check = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
@@ -167,17 +174,32 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     const reason = refusal(kinde, requirement);
     if (reason !== undefined) {
       explainRefusal(request, 403, reason, requirement);
-      if (kinde.via === 'bearer') {
-        reply.header(
-          'www-authenticate',
-          `Bearer error="insufficient_scope", error_description="${quoted(reason)}"`,
-        );
-      }
-      guardRefused(403, 'ERR_MISSING_PERMISSION');
-      reply.code(403).send({ detail: reason });
+      forbid(kinde, reply, reason);
       return;
     }
-    done();
+    if (entitlements === undefined) {
+      done();
+      return;
+    }
+    missingEntitlement(kinde, entitlements).then(
+      (missing) => {
+        if (missing === undefined) done();
+        else {
+          explainRefusal(request, 403, missing, requirement);
+          forbid(kinde, reply, missing);
+        }
+      },
+      (error: unknown) => {
+        // The Account API could not answer (or refused the token): never a pass.
+        const status = error instanceof KindeAuthError ? error.statusCode : 503;
+        explainRefusal(request, status, (error as Error).message, requirement);
+        guardRefused(status, status === 401 ? 'ERR_TOKEN_INVALID' : 'ERR_PROVIDER_UNAVAILABLE');
+        reply.code(status).send({
+          detail:
+            status === 503 ? 'Billing entitlements cannot be checked right now' : (error as Error).message,
+        });
+      },
+    );
   };
   return Object.assign(check, { [KINDE_GUARD]: requirement });
 }
@@ -205,6 +227,27 @@ function explainRefusal(
     userId: request.kinde.getUser()?.id ?? null,
     ...(requirement !== undefined && { required: { ...requirement } }),
   });
+}
+
+function forbid(kinde: KindeContext, reply: FastifyReply, reason: string): void {
+  if (kinde.via === 'bearer') {
+    reply.header(
+      'www-authenticate',
+      `Bearer error="insufficient_scope", error_description="${quoted(reason)}"`,
+    );
+  }
+  guardRefused(403, 'ERR_MISSING_PERMISSION');
+  reply.code(403).send({ detail: reason });
+}
+
+/** The first billing entitlement (by price name) the caller lacks; machines hold none. */
+async function missingEntitlement(
+  kinde: KindeContext,
+  wanted: readonly string[],
+): Promise<string | undefined> {
+  const held = kinde.kind === 'user' ? (await kinde.getEntitlements()).entitlements : [];
+  const missing = wanted.find((name) => !held.some((e) => e.priceName === name));
+  return missing === undefined ? undefined : `Missing billing entitlement: ${missing}`;
 }
 
 /** Text safe inside an RFC 7235 quoted string. */
@@ -300,6 +343,20 @@ export function requireFlag(code: string, value: FlagValue = true): KindeGuard {
  */
 export function requireOrg(orgCode?: string): KindeGuard {
   return requireKinde({ org: orgCode ?? true });
+}
+
+/**
+ * Lets through signed-in users holding every listed billing entitlement (by price name, as js-utils'
+ * `has({ billingEntitlements })`), read from Kinde's Account API; others get
+ * `403 {"detail":"Missing billing entitlement: Pro gym"}`, and `503` when the API cannot answer.
+ *
+ * @example
+ * ```ts
+ * app.get('/reports/export', { onRequest: requireEntitlement('Pro reports') }, handler);
+ * ```
+ */
+export function requireEntitlement(names: string | readonly string[]): KindeGuard {
+  return requireKinde({ billingEntitlements: list(names) });
 }
 
 /** The requirement a hook carries, when it is a fastify-kinde guard. */

@@ -1,9 +1,21 @@
 import fp from 'fastify-plugin';
 import { kindePlugin } from './plugin.js';
 
-export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
+export type {
+  KindeEntitlement,
+  KindeEntitlementResult,
+  KindeEntitlements,
+  KindePlan,
+} from './account-api.js';
+export type { FlagType, FlagValue, KindeFlag, KindeOrganizationRef, KindeRole } from './claims.js';
 export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
-export type { CallerKind, KindeContext, TokenName } from './context.js';
+export type {
+  CallerKind,
+  KindeContext,
+  KindeOrganization,
+  KindeOrganizations,
+  TokenName,
+} from './context.js';
 export type { SetupCheck } from './diagnostics.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
@@ -11,12 +23,14 @@ export {
   KINDE_GUARD,
   type KindeGuard,
   requireAuth,
+  requireEntitlement,
   requireFlag,
   requireKinde,
   requireOrg,
   requirePermission,
   requireRole,
 } from './guards.js';
+export type { KindeHasParams } from './has.js';
 export type { KindeHealth, ProbeResult } from './health.js';
 export type { KindeInstance } from './plugin.js';
 export { PORTAL_PAGES, type PortalPage } from './portal.js';

@@ -99,7 +99,13 @@ export function documentRoute(route: RouteOptions): string[] {
   responses[401] ??= { description: 'Not authenticated', ...DETAIL };
   const demandsMore = requirements.some((r) => Object.keys(r).some((key) => key !== 'auth'));
   if (demandsMore)
-    responses[403] ??= { description: 'Missing permission, role, feature flag or organization', ...DETAIL };
+    responses[403] ??= {
+      description: 'Missing permission, role, feature flag, organization or billing entitlement',
+      ...DETAIL,
+    };
+  // Billing entitlements are asked of Kinde's Account API: it can be down.
+  if (requirements.some((r) => r.billingEntitlements !== undefined))
+    responses[503] ??= { description: 'Billing entitlements cannot be checked right now', ...DETAIL };
   schema.response = responses;
   route.schema = schema;
   return permissionsOf(requirements);

@@ -1,5 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import { createAccountApi } from './account-api.js';
 import { type BuiltInStore, type KindeOptions, type KindeRoutePaths, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
 import { createDebugLog, installDebugLog } from './debug.js';
@@ -7,6 +8,7 @@ import { registerDiagnostics } from './diagnostics.js';
 import {
   type GuardRequirement,
   requireAuth,
+  requireEntitlement,
   requireFlag,
   requireKinde,
   requireOrg,
@@ -46,6 +48,7 @@ export interface KindeInstance {
   requireRole: typeof requireRole;
   requireFlag: typeof requireFlag;
   requireOrg: typeof requireOrg;
+  requireEntitlement: typeof requireEntitlement;
   requireKinde: typeof requireKinde;
   /** The session store in use. */
   readonly store: SessionStore;
@@ -184,6 +187,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       sessions,
       verifier,
       oidc,
+      account: createAccountApi(config.issuerUrl),
       counters,
       onBearerRefused: (request, reason, detail) => {
         audit.emit({ type: 'bearer.refused', reason, detail }, request);
@@ -222,6 +226,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     requireRole,
     requireFlag,
     requireOrg,
+    requireEntitlement,
     requireKinde,
     store,
     issuerUrl: config.issuerUrl,

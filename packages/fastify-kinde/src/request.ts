@@ -1,6 +1,8 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { AccountApi } from './account-api.js';
 import {
   anonymousContext,
+  type CallerData,
   callerContext,
   type KindeContext,
   refusedContext,
@@ -9,7 +11,7 @@ import {
 import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
-import type { LoadedSession, LoadTrace, SessionManager } from './session/manager.js';
+import { isPersistent, type LoadedSession, type LoadTrace, type SessionManager } from './session/manager.js';
 import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
@@ -102,7 +104,12 @@ function callerProblem(claims: Claims): string | undefined {
 }
 
 /** The context of a bearer caller: a machine when the token came from the client-credentials grant. */
-function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeContext {
+function bearerCaller(
+  token: string,
+  claims: Claims,
+  oidc: OidcClient,
+  account: AccountApi | null,
+): KindeContext {
   const problem = callerProblem(claims);
   if (problem !== undefined) return refusedContext(problem);
   const machine = isMachineToken(claims);
@@ -119,13 +126,38 @@ function bearerCaller(token: string, claims: Claims, oidc: OidcClient): KindeCon
     loadProfile: machine
       ? null
       : () => (profile ??= forgetOnFailure(oidc.userProfile(token), () => (profile = undefined))),
+    account: machine ? null : account,
   });
 }
 
-/** The context of a browser session: claims from the stored record, the profile fetched on demand. */
-function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession): KindeContext {
+/** What every session context of one plugin shares: made once, so a context costs no new closure for it. */
+interface SessionShared {
+  sessions: SessionManager;
+  account: AccountApi | null;
+  /** Renews the session of `data` and answers the renewed session's data (`refreshTokens()`). */
+  refresh(data: CallerData): Promise<CallerData>;
+}
+
+function sessionShared(sessions: SessionManager, account: AccountApi | null): SessionShared {
+  const shared: SessionShared = {
+    sessions,
+    account,
+    async refresh(data) {
+      const fresh = await sessions.refreshNow(data.sessionId!, data.record!);
+      return { ...sessionData(shared, data.sessionId!, fresh), unavailable: false, problem: null };
+    },
+  };
+  return shared;
+}
+
+/** The data of a browser session's context: claims from the stored record, the profile fetched on demand. */
+function sessionData(
+  { sessions, account, refresh }: SessionShared,
+  id: string,
+  record: SessionRecord,
+): Omit<CallerData, 'unavailable' | 'problem'> {
   let profile: Promise<KindeUserProfile> | undefined;
-  return callerContext({
+  return {
     kind: 'user',
     via: 'session',
     sessionId: id,
@@ -137,7 +169,10 @@ function sessionCaller(sessions: SessionManager, { id, record }: LoadedSession):
     loadProfile: () =>
       (profile ??= forgetOnFailure(sessions.profile(id, record), () => (profile = undefined))),
     signOutEverywhere: () => sessions.signOutEverywhere(id, record),
-  });
+    account,
+    record,
+    refresh,
+  };
 }
 
 /** What the credential hook needs. */
@@ -145,6 +180,8 @@ export interface CredentialDeps {
   sessions: SessionManager;
   verifier: TokenVerifier;
   oidc: OidcClient;
+  /** Kinde's Account API (entitlements), called only when a handler asks. */
+  account?: AccountApi;
   /** Told of each refused bearer token: a stable reason code and the phrase of `WWW-Authenticate`. */
   onBearerRefused?(
     request: FastifyRequest,
@@ -235,6 +272,7 @@ export function credentialHook({
   sessions,
   verifier,
   oidc,
+  account,
   onBearerRefused,
   counters,
   debug,
@@ -246,6 +284,7 @@ export function credentialHook({
   // A record (or verified claims) keeps its object identity while a store or cache holds it, so its
   // context is made once, not on every request.
   const sessionContexts = new WeakMap<SessionRecord, KindeContext>();
+  const shared = sessionShared(sessions, account ?? null);
   const bearerContexts = new WeakMap<Claims, KindeContext>();
 
   const attach = (request: FastifyRequest, reply: FastifyReply, loaded: LoadedSession | undefined) => {
@@ -256,11 +295,11 @@ export function credentialHook({
     }
     let context = sessionContexts.get(loaded.record);
     if (context === undefined || context.sessionId !== loaded.id) {
-      context = sessionCaller(sessions, loaded);
+      context = callerContext(sessionData(shared, loaded.id, loaded.record));
       sessionContexts.set(loaded.record, context);
     }
     request.kinde = context;
-    if (loaded.rotated) sessions.setCookie(reply, loaded.id);
+    if (loaded.rotated) sessions.setCookie(reply, loaded.id, isPersistent(loaded.record.accessClaims));
   };
 
   const sessionFailed = (request: FastifyRequest, error: unknown) => {
@@ -284,7 +323,7 @@ export function credentialHook({
   };
 
   const bearerContextFor = (token: string, claims: Claims): KindeContext => {
-    const context = bearerCaller(token, claims, oidc);
+    const context = bearerCaller(token, claims, oidc, account ?? null);
     bearerContexts.set(claims, context);
     return context;
   };

@@ -85,12 +85,21 @@ describe('request.kinde helpers and guards against the emulator', () => {
     assert.equal(body.kind, 'user');
     assert.equal(body.via, 'session');
     assert.equal(body.isAuthenticated, true);
-    assert.deepEqual(Object.keys(body.user).sort(), ['email', 'family_name', 'given_name', 'id', 'picture']);
+    assert.deepEqual(Object.keys(body.user).sort(), [
+      'email',
+      'family_name',
+      'given_name',
+      'id',
+      'phone_number',
+      'picture',
+      'properties',
+      'username',
+    ]);
     assert.equal(body.user.given_name, 'Ada');
     assert.deepEqual(body.permission, { orgCode: ORG, isGranted: true });
     assert.equal(body.permissions.orgCode, ORG);
     assert.deepEqual([...body.permissions.permissions].sort(), ['delete:items', 'read:items', 'write:items']);
-    assert.deepEqual(body.organization, { orgCode: ORG });
+    assert.deepEqual(body.organization, { orgCode: ORG, orgName: 'Default Org', properties: {} });
     assert.ok(body.organizations.orgCodes.includes(ORG));
     assert.deepEqual(
       body.roles.map((r: { key: string }) => r.key),

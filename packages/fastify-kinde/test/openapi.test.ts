@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import swagger from '@fastify/swagger';
 import Fastify from 'fastify';
-import fastifyKinde, { requireAuth, requireKinde, requirePermission } from '../src/index.js';
+import fastifyKinde, {
+  requireAuth,
+  requireEntitlement,
+  requireKinde,
+  requirePermission,
+} from '../src/index.js';
 
 type Operation = {
   security?: Record<string, string[]>[];
@@ -43,6 +48,7 @@ test('guarded routes carry their security in the generated OpenAPI document, whi
     () => ({}),
   );
   app.get('/declared', { config: { kinde: { anyPermission: ['read:items'] } } }, () => ({}));
+  app.get('/pro', { onRequest: requireEntitlement('Pro reports') }, () => ({}));
   app.get('/own', { onRequest: requireAuth(), schema: { security: [{ custom: [] }] } as object }, () => ({}));
   await app.ready();
   const document = app.swagger() as unknown as Document;
@@ -62,6 +68,9 @@ test('guarded routes carry their security in the generated OpenAPI document, whi
   assert.ok(op('/any').responses['401']);
   assert.equal(op('/any').responses['403'], undefined);
   assert.ok(op('/items/{id}', 'delete').responses['403']);
+  assert.equal(op('/items/{id}', 'delete').responses['503'], undefined);
+  assert.ok(op('/pro').responses['403']);
+  assert.ok(op('/pro').responses['503'], 'the Account API can be down');
 
   const schemes = document.components.securitySchemes;
   assert.deepEqual(Object.keys(schemes).sort(), ['custom', 'kindeBearer', 'kindeOAuth2', 'kindeSession']);

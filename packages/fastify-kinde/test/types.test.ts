@@ -10,9 +10,15 @@ import fastifyKinde, {
   type GuardRequirement,
   KindeAuthError,
   type KindeContext,
+  type KindeEntitlement,
+  type KindeEntitlementResult,
+  type KindeEntitlements,
   type KindeFlag,
   type KindeGuard,
+  type KindeHasParams,
   type KindeOptions,
+  type KindeOrganization,
+  type KindeOrganizations,
   type KindeRole,
   type KindeUser,
   type KindeUserProfile,
@@ -20,6 +26,7 @@ import fastifyKinde, {
   PORTAL_PAGES,
   type PortalPage,
   requireAuth,
+  requireEntitlement,
   requireFlag,
   requireKinde,
   requireOrg,
@@ -93,6 +100,28 @@ export async function typedApp() {
     requireKinde(requirement),
   ];
   app.get('/guarded', { onRequest: guards }, () => ({ ok: true }));
+  app.get('/billing', { onRequest: requireEntitlement(['Pro']) }, async (request) => {
+    const kinde = request.kinde;
+    const org: KindeOrganization = kinde.getOrganization();
+    const orgs: KindeOrganizations = kinde.getUserOrganizations();
+    const all: KindeEntitlements = await kinde.getEntitlements();
+    const first: KindeEntitlement | undefined = all.entitlements[0];
+    const one: KindeEntitlementResult = await kinde.getEntitlement('seats');
+    const params: KindeHasParams = {
+      roles: ['admin', { role: 'owner', condition: (role) => role.name.length > 0 }],
+      featureFlags: [{ flag: 'theme', value: 'pink' }],
+      billingEntitlements: [{ entitlement: 'Pro', condition: (e) => (e.entitlementLimitMax ?? 0) > 1 }],
+    };
+    const has: boolean = await kinde.has(params);
+    const claims: Readonly<Record<string, unknown>> | null = kinde.getClaims('idToken');
+    const username: string | null | undefined = kinde.getUser()?.username;
+    await kinde.refreshTokens();
+    // @ts-expect-error has() takes js-utils' keys only
+    await kinde.has({ permission: ['x'] });
+    return { org, orgs, first, one, has, claims, username };
+  });
+  app.get('/plan', { config: { kinde: { billingEntitlements: ['Pro'] } } }, () => ({ ok: true }));
+  expectType<typeof requireEntitlement>(app.kinde.requireEntitlement);
   app.get('/declared', { config: { kinde: { permissions: ['read:items'] } } }, () => ({ ok: true }));
   app.get('/signed-in', { config: { kinde: true } }, () => ({ ok: true }));
   expectType<typeof requireAuth>(app.kinde.requireAuth);

@@ -33,7 +33,7 @@ export interface IssueTokensOptions {
   nonce?: string;
 }
 
-const MERGE_KEYS = ['users', 'organizations', 'roles', 'applications'];
+const MERGE_KEYS = ['users', 'organizations', 'roles', 'applications', 'plans'];
 
 /** `list` with each of `additions` merged over the entry `same` finds, or appended. */
 function mergeList<T extends object>(
@@ -141,8 +141,9 @@ export class EmulatorControl {
   }
 
   /**
-   * Adds users, organizations, roles and applications to the directory, or merges each over the entry
-   * with the same key (user: id or email; organization: code; role: key; application: clientId), field
+   * Adds users, organizations, roles, applications and billing plans to the directory, or merges each
+   * over the entry with the same key (user: id or email; organization: code; role: key; application:
+   * clientId; plan: key), field
    * by field. The result is validated as a whole (a DirectoryError names the bad field). Unlike
    * `setDirectory`, nothing has to be sent back, so secrets (redacted by `GET /_emulator/directory`) stay.
    *
@@ -180,6 +181,9 @@ export class EmulatorControl {
         'applications',
         (a, b) => a.clientId === b.clientId,
       ),
+      ...(p.plans !== undefined && {
+        plans: mergeList(dir.plans ?? [], p.plans, 'plans', (a, b) => a.key === b.key),
+      }),
     });
   }
 

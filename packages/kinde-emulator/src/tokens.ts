@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { type EmulatorContext, lifetimes } from './context.js';
-import { fullName, orgClaims } from './directory.js';
+import { findApplication, findOrganization, fullName, orgClaims } from './directory.js';
 import type { Application, User } from './types.js';
 
 /** What a user token is issued for. */
@@ -15,6 +15,13 @@ export interface UserGrant {
   nonce: string | undefined;
   authTime: number;
   requestedAt: number;
+}
+
+/** Property values in Kinde's claim form: `{ key: { v } }`. */
+function propertyClaim(values: Record<string, unknown>): Record<string, { v: unknown }> {
+  const claim: Record<string, { v: unknown }> = {};
+  for (const [key, v] of Object.entries(values)) claim[key] = { v };
+  return claim;
 }
 
 async function sign(ctx: EmulatorContext, payload: JWTPayload): Promise<string> {
@@ -43,7 +50,10 @@ export async function signAccessToken(ctx: EmulatorContext, g: UserGrant): Promi
     jti: randomUUID(),
     scp: [...g.scope],
     v: '2',
+    // Kinde's session persistence: apps keep a browser-session cookie when it is false.
+    ksp: { persistent: findApplication(ctx.directory, g.clientId)?.persistentSessions ?? true },
   };
+  if (g.user.properties) claims.user_properties = propertyClaim(g.user.properties);
   const org = g.orgCode ? orgClaims(ctx.directory, g.user, g.orgCode) : undefined;
   if (org) {
     claims.org_code = org.orgCode;
@@ -51,6 +61,8 @@ export async function signAccessToken(ctx: EmulatorContext, g: UserGrant): Promi
     claims.permissions = org.permissions;
     claims.roles = org.roles;
     claims.feature_flags = org.featureFlags;
+    const properties = findOrganization(ctx.directory, org.orgCode)?.properties;
+    if (properties) claims.organization_properties = propertyClaim(properties);
   } else {
     claims.permissions = [];
     claims.roles = [];
@@ -89,6 +101,9 @@ export async function signIdToken(ctx: EmulatorContext, g: UserGrant, accessToke
     rat: g.requestedAt,
   };
   if (u.providedId) claims.provided_id = u.providedId;
+  if (u.username) claims.preferred_username = u.username;
+  if (u.phoneNumber) claims.phone_number = u.phoneNumber;
+  if (u.properties) claims.user_properties = propertyClaim(u.properties);
   if (g.nonce !== undefined) claims.nonce = g.nonce;
   return sign(ctx, claims);
 }

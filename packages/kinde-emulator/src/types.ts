@@ -22,6 +22,10 @@ export interface Organization {
   name: string;
   /** Feature flags every member gets unless their membership overrides them. */
   featureFlags?: Record<string, FlagValue>;
+  /** Organization properties (e.g. `kp_org_city`), in the access token's `organization_properties`. */
+  properties?: Record<string, FlagValue>;
+  /** Keys of the billing plans the organization subscribes to (its members' entitlements). */
+  plans?: string[];
 }
 
 /** A user's membership of one organization: what they may do there. */
@@ -47,6 +51,12 @@ export interface User {
   picture?: string | null;
   providedId?: string | null;
   username?: string | null;
+  /** E.164 phone number, in the ID token's `phone_number`. */
+  phoneNumber?: string | null;
+  /** User properties (e.g. `kp_usr_city`), in both tokens' `user_properties`. */
+  properties?: Record<string, FlagValue>;
+  /** Keys of the billing plans the user subscribes to (B2C billing). */
+  plans?: string[];
   /** Unix seconds; defaults to the time the directory was loaded. */
   updatedAt?: number;
   organizations: Membership[];
@@ -76,6 +86,30 @@ export interface Application {
    * audience carry. Absent: every scope the emulator serves; `[]`: none.
    */
   managementScopes?: string[];
+  /**
+   * False: its user tokens carry `ksp: { persistent: false }` (Kinde's non-persistent sessions: the
+   * app keeps its session cookie for the browser session only). Default true.
+   */
+  persistentSessions?: boolean;
+}
+
+/** A feature of a billing plan, as the Account API lists it among entitlements. */
+export interface PlanEntitlement {
+  featureKey: string;
+  featureName?: string;
+  /** The name js-utils' `has({ billingEntitlements })` matches. Default: the feature name, else the key. */
+  priceName?: string;
+  unitAmount?: number;
+  fixedCharge?: number;
+  limitMax?: number;
+  limitMin?: number;
+}
+
+/** A billing plan: the entitlements of every user or organization subscribed to it. */
+export interface BillingPlan {
+  key: string;
+  name?: string;
+  entitlements: PlanEntitlement[];
 }
 
 /** A permission defined in the environment (created through the Management API). */
@@ -109,6 +143,8 @@ export interface Directory {
   permissions?: PermissionDefinition[];
   /** Endpoints that receive signed webhook events. */
   webhooks?: WebhookConfig[];
+  /** Billing plans, subscribed to by users and organizations (`plans: [key]`). */
+  plans?: BillingPlan[];
 }
 
 /** A webhook: where events are POSTed and which event types (e.g. `user.created`) it receives. */

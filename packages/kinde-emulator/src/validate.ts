@@ -2,12 +2,14 @@ import { createHash } from 'node:crypto';
 import { KINDE_DEFAULT_LIFETIMES } from './directory.js';
 import type {
   Application,
+  BillingPlan,
   Directory,
   FlagValue,
   GrantType,
   Membership,
   Organization,
   PermissionDefinition,
+  PlanEntitlement,
   Role,
   User,
   WebhookConfig,
@@ -86,15 +88,88 @@ function unique<T>(items: T[], key: (t: T) => string, field: string, name: strin
   });
 }
 
-function organization(v: unknown, f: string): Organization {
-  const o = obj(v, f, ['code', 'name', 'featureFlags']);
+const PROPERTY_KEY = /^(?!__proto__$)[a-z0-9_]{1,128}$/;
+
+/** Property values: booleans, integers or strings, under lower-case keys such as `kp_usr_city`. */
+function properties(v: unknown, field: string): Record<string, FlagValue> | undefined {
+  const values = flags(v, field);
+  for (const key of Object.keys(values ?? {}))
+    if (!PROPERTY_KEY.test(key)) fail(`${field}.${key}`, 'must be a lower-case key such as kp_usr_city');
+  return values;
+}
+
+function planKeys(v: unknown, field: string, plans: BillingPlan[]): string[] {
+  const keys = strList(v, field);
+  keys.forEach((key, i) => {
+    if (!plans.some((p) => p.key === key)) fail(`${field}[${i}]`, `no plan has key "${key}"`);
+  });
+  return keys;
+}
+
+function organization(v: unknown, f: string, plans: BillingPlan[]): Organization {
+  const o = obj(v, f, ['code', 'name', 'featureFlags', 'properties', 'plans']);
   const org: Organization = {
     code: str(o.code, `${f}.code`, /^org_[A-Za-z0-9]+$/, 'must look like org_0123abcd'),
     name: str(o.name, `${f}.name`),
   };
   const ff = flags(o.featureFlags, `${f}.featureFlags`);
   if (ff) org.featureFlags = ff;
+  const props = properties(o.properties, `${f}.properties`);
+  if (props) org.properties = props;
+  if (o.plans !== undefined) org.plans = planKeys(o.plans, `${f}.plans`, plans);
   return org;
+}
+
+const KEY = /^[A-Za-z0-9_:.-]{1,128}$/;
+const KEY_HINT = 'must be letters, digits, "_", ":", "." or "-"';
+
+function amount(v: unknown, field: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(field, 'must be a non-negative number');
+  return v;
+}
+
+function planEntitlement(v: unknown, f: string): PlanEntitlement {
+  const o = obj(v, f, [
+    'featureKey',
+    'featureName',
+    'priceName',
+    'unitAmount',
+    'fixedCharge',
+    'limitMax',
+    'limitMin',
+  ]);
+  const e: PlanEntitlement = { featureKey: str(o.featureKey, `${f}.featureKey`, KEY, KEY_HINT) };
+  for (const k of ['featureName', 'priceName'] as const) {
+    const value = optStr(o[k], `${f}.${k}`);
+    if (value !== undefined) e[k] = value;
+  }
+  for (const k of ['unitAmount', 'fixedCharge', 'limitMax', 'limitMin'] as const) {
+    const value = amount(o[k], `${f}.${k}`);
+    if (value !== undefined) e[k] = value;
+  }
+  if (e.limitMin !== undefined && e.limitMax !== undefined && e.limitMin > e.limitMax)
+    fail(`${f}.limitMin`, 'must not exceed limitMax');
+  return e;
+}
+
+function billingPlans(v: unknown): BillingPlan[] {
+  const plans = arr(v, 'plans', true).map((p, i) => {
+    const f = `plans[${i}]`;
+    const o = obj(p, f, ['key', 'name', 'entitlements']);
+    const plan: BillingPlan = {
+      key: str(o.key, `${f}.key`, KEY, KEY_HINT),
+      entitlements: arr(o.entitlements, `${f}.entitlements`, true).map((e, j) =>
+        planEntitlement(e, `${f}.entitlements[${j}]`),
+      ),
+    };
+    const name = optStr(o.name, `${f}.name`);
+    if (name !== undefined) plan.name = name;
+    unique(plan.entitlements, (e) => e.featureKey, `${f}.entitlements`, 'featureKey');
+    return plan;
+  });
+  unique(plans, (p) => p.key, 'plans', 'key');
+  return plans;
 }
 
 function role(v: unknown, f: string): Role {
@@ -125,10 +200,12 @@ const USER_KEYS = [
   'picture',
   'providedId',
   'username',
+  'phoneNumber',
 ];
+const PHONE = /^\+[1-9][0-9]{4,14}$/;
 
-function user(v: unknown, f: string, orgs: Organization[], roles: Role[]): User {
-  const o = obj(v, f, [...USER_KEYS, 'updatedAt', 'organizations']);
+function user(v: unknown, f: string, orgs: Organization[], roles: Role[], plans: BillingPlan[]): User {
+  const o = obj(v, f, [...USER_KEYS, 'updatedAt', 'organizations', 'properties', 'plans']);
   const email = str(o.email, `${f}.email`, EMAIL, 'must be an email address');
   const derived = `kp_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 32)}`;
   const u: User = {
@@ -151,6 +228,17 @@ function user(v: unknown, f: string, orgs: Organization[], roles: Role[]): User 
     if (o[k] === null) u[k] = null;
     else if (o[k] !== undefined) u[k] = str(o[k], `${f}.${k}`);
   }
+  if (o.phoneNumber === null) u.phoneNumber = null;
+  else if (o.phoneNumber !== undefined)
+    u.phoneNumber = str(
+      o.phoneNumber,
+      `${f}.phoneNumber`,
+      PHONE,
+      'must be an E.164 number such as +61400000000',
+    );
+  const props = properties(o.properties, `${f}.properties`);
+  if (props) u.properties = props;
+  if (o.plans !== undefined) u.plans = planKeys(o.plans, `${f}.plans`, plans);
   if (o.updatedAt !== undefined) u.updatedAt = posInt(o.updatedAt, `${f}.updatedAt`);
   return u;
 }
@@ -178,6 +266,7 @@ function application(v: unknown, f: string, orgs: Organization[]): Application {
     'orgCode',
     'permissions',
     'managementScopes',
+    'persistentSessions',
   ]);
   const clientId = str(
     o.clientId,
@@ -217,6 +306,10 @@ function application(v: unknown, f: string, orgs: Organization[]): Application {
   if (o.permissions !== undefined) app.permissions = strList(o.permissions, `${f}.permissions`);
   if (o.managementScopes !== undefined) {
     app.managementScopes = strList(o.managementScopes, `${f}.managementScopes`);
+  }
+  if (o.persistentSessions !== undefined) {
+    if (typeof o.persistentSessions !== 'boolean') fail(`${f}.persistentSessions`, 'must be true or false');
+    app.persistentSessions = o.persistentSessions;
   }
   if (o.orgCode !== undefined) {
     app.orgCode = str(o.orgCode, `${f}.orgCode`);
@@ -274,15 +367,17 @@ export function validateDirectory(input: unknown): Directory {
     'webhooks',
     'featureFlags',
     'permissions',
+    'plans',
   ];
   const o = obj(input, '(root)', keys);
+  const plans = billingPlans(o.plans);
   const organizations = arr(o.organizations, 'organizations', true).map((v, i) =>
-    organization(v, `organizations[${i}]`),
+    organization(v, `organizations[${i}]`, plans),
   );
   unique(organizations, (x) => x.code, 'organizations', 'code');
   const roles = arr(o.roles, 'roles', true).map((v, i) => role(v, `roles[${i}]`));
   unique(roles, (x) => x.key, 'roles', 'key');
-  const users = arr(o.users, 'users').map((v, i) => user(v, `users[${i}]`, organizations, roles));
+  const users = arr(o.users, 'users').map((v, i) => user(v, `users[${i}]`, organizations, roles, plans));
   unique(users, (x) => x.email, 'users', 'email');
   unique(users, (x) => x.id, 'users', 'id');
   const applications = arr(o.applications, 'applications').map((v, i) =>
@@ -305,5 +400,6 @@ export function validateDirectory(input: unknown): Directory {
   const envFlags = flags(o.featureFlags, 'featureFlags');
   if (envFlags) dir.featureFlags = envFlags;
   if (o.permissions !== undefined) dir.permissions = permissionDefinitions(o.permissions);
+  if (o.plans !== undefined) dir.plans = plans;
   return dir;
 }

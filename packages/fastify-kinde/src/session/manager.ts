@@ -85,10 +85,19 @@ export interface SessionManager {
   profile(id: string, record: SessionRecord): Promise<KindeUserProfile>;
   /** Ends every session of the user of this session (this one included); answers how many ended. */
   signOutEverywhere(id: string, record: SessionRecord): Promise<number>;
-  /** Sets the session cookie for `id`. */
-  setCookie(reply: FastifyReply, id: string): void;
+  /**
+   * Renews the session's tokens now, through the refresher's single flight (after a role, plan or
+   * organization change); answers the stored record. Rejects with `ERR_NOT_AUTHENTICATED` when the
+   * provider refused and the session ended, `ERR_CONFIG` (the session kept) when it has no refresh token.
+   */
+  refreshNow(id: string, record: SessionRecord): Promise<SessionRecord>;
+  /**
+   * Sets the session cookie for `id`: with `Max-Age` (the absolute lifetime) unless `persistent` is
+   * false, which makes it a browser-session cookie (Kinde's `ksp.persistent: false`).
+   */
+  setCookie(reply: FastifyReply, id: string, persistent?: boolean): void;
   /** Cookie options shared by set and clear. */
-  cookieOptions(): { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean };
+  cookieOptions(): { path: string; httpOnly: boolean; sameSite: 'lax'; secure: boolean; domain?: string };
 }
 
 interface Deps {
@@ -105,6 +114,15 @@ interface Deps {
    * absolute lifetime (`record` given), or no longer stored (idle or absolute timeout, or ended).
    */
   onExpired?(record: SessionRecord | undefined): void;
+}
+
+/**
+ * False when the access token asks for a browser-session cookie: Kinde's `ksp: { persistent: false }`
+ * (read as the TypeScript and Next.js SDKs read it; absent means persistent).
+ */
+export function isPersistent(accessClaims: Claims): boolean {
+  const ksp = accessClaims.ksp as { persistent?: unknown } | null | undefined;
+  return !(ksp !== null && typeof ksp === 'object' && ksp.persistent === false);
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -126,7 +144,13 @@ export function createSessionManager({
   users,
   onExpired,
 }: Deps): SessionManager {
-  const cookieName = config.secureCookies ? '__Host-kinde_session' : 'kinde_session';
+  // `__Host-` forbids a Domain attribute: a cookie shared with subdomains can only be `__Secure-`.
+  const cookieName = !config.secureCookies
+    ? 'kinde_session'
+    : config.cookieDomain === undefined
+      ? '__Host-kinde_session'
+      : '__Secure-kinde_session';
+  const domain = config.cookieDomain;
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
 
   const ttlFor = (record: SessionRecord) =>
@@ -214,7 +238,8 @@ export function createSessionManager({
   return {
     cookieName,
     cookieOptions() {
-      return { path: '/', httpOnly: true, sameSite: 'lax', secure: config.secureCookies };
+      const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies };
+      return domain === undefined ? options : { ...options, domain };
     },
     load(signedCookie, trace) {
       const unsigned = signer.unsign(signedCookie);
@@ -242,14 +267,33 @@ export function createSessionManager({
       const id = randomId();
       await store.set(SESSION_PREFIX + id, record, ttlFor(record));
       await users?.add(id, record);
-      this.setCookie(reply, id);
+      this.setCookie(reply, id, isPersistent(accessClaims));
       return id;
     },
-    setCookie(reply, id) {
-      reply.setCookie(cookieName, signer.sign(id), {
-        ...this.cookieOptions(),
-        maxAge: Math.floor(config.absoluteTimeoutMs / 1000),
-      });
+    setCookie(reply, id, persistent = true) {
+      // Not persistent: no Max-Age, so the browser forgets the cookie when it closes; the stored
+      // session still ends at its idle and absolute timeouts.
+      const options = this.cookieOptions();
+      reply.setCookie(
+        cookieName,
+        signer.sign(id),
+        persistent ? { ...options, maxAge: Math.floor(config.absoluteTimeoutMs / 1000) } : options,
+      );
+    },
+    async refreshNow(id, record) {
+      // Without a refresh token the refresher would end the session: refuse, and keep it.
+      if (record.refreshToken === null)
+        throw new KindeAuthError(
+          'ERR_CONFIG',
+          'refreshTokens() needs a refresh token: the session has none, because KINDE_SCOPE lacks "offline"',
+        );
+      const fresh = await refresher.refresh(id, record, access);
+      if (fresh === undefined)
+        throw new KindeAuthError(
+          'ERR_NOT_AUTHENTICATED',
+          'The session has ended: the identity provider refused to refresh it',
+        );
+      return fresh;
     },
     async profile(id, record) {
       if (record.profile) return record.profile;

@@ -1,10 +1,19 @@
-/** The user as Kinde's SDKs describe it (`getUser()`). */
+/**
+ * The user as Kinde's SDKs describe it (`getUser()`, the Next.js SDK's `KindeUser`). A session stores
+ * the first five; `getUser()` adds the rest from the tokens.
+ */
 export interface KindeUser {
   id: string;
   email: string | null;
   given_name: string | null;
   family_name: string | null;
   picture: string | null;
+  /** The `preferred_username` claim. */
+  username?: string | null;
+  /** The `phone_number` claim. */
+  phone_number?: string | null;
+  /** `user_properties` of the ID and access tokens, by Kinde key (`kp_usr_city`), plus short names (`city`). */
+  properties?: Record<string, unknown>;
 }
 
 /** The provider's `/oauth2/v2/user_profile` answer (Kinde's v2 shape). */

@@ -43,7 +43,7 @@ export interface MachineOptions {
 }
 
 const MACHINE_KEYS = ['permissions', 'org', 'audience', 'clientId', 'clientSecret'];
-const SESSION_COOKIE = /^(?:__Host-)?kinde_session$/;
+const SESSION_COOKIE = /^(?:__Host-|__Secure-)?kinde_session$/;
 
 /** What a kit is made from (see `startKindeTest` and `connectKindeTest`). */
 export interface KitInit {
