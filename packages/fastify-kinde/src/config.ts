@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
+import { randomId } from './session/record.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
 import type { AuthEvent } from './telemetry.js';
@@ -174,7 +175,7 @@ function resolveSecrets(option: string | string[] | undefined, env: string | und
   if (secrets.length === 0) {
     if (production)
       fail('SESSION_SECRET (option "sessionSecret") is required in production: 32 or more random characters');
-    return { secrets: [randomSecret()], ephemeral: true };
+    return { secrets: [randomId()], ephemeral: true };
   }
   for (const secret of secrets) {
     if (secret.length < 32 && production) {
@@ -182,10 +183,6 @@ function resolveSecrets(option: string | string[] | undefined, env: string | und
     }
   }
   return { secrets, ephemeral: false };
-}
-
-function randomSecret(): string {
-  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 }
 
 function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoutePaths {

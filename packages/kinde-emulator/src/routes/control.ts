@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EmulatorContext, FailureTarget } from '../context.js';
 import type { EmulatorControl, TokenFailureOptions } from '../control.js';
+import { fromLoopback } from '../exposure.js';
 import { DirectoryError } from '../validate.js';
-
-const LOOPBACK_IPS = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 function bad(reply: FastifyReply, message: string, field?: string): FastifyReply {
   return reply
@@ -19,7 +18,7 @@ function body(request: FastifyRequest): Record<string, unknown> {
 /** Refuses non-loopback callers, and mutations that are not JSON (so a web page cannot forge them). */
 export function guard(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (!LOOPBACK_IPS.has(request.socket.remoteAddress ?? '')) {
+    if (!fromLoopback(request)) {
       return reply.code(403).send({ error: 'forbidden', error_description: 'Test control is loopback-only' });
     }
     const type = request.headers['content-type'] ?? '';
