@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
 import { randomId } from './session/record.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
@@ -72,7 +70,10 @@ export interface KindeOptions {
     cacheEntries?: number;
     clients?: string[];
   };
-  /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
+  /**
+   * Variables to read instead of `process.env` (tests). No file is read: to use a `.env` file, load it
+   * into `process.env` first (`process.loadEnvFile()`, or `node --env-file-if-exists=.env`).
+   */
   env?: Record<string, string | undefined>;
   /** Sessions kept per user (`sub`); a new one past it ends the user's oldest. Default 100. */
   maxSessionsPerUser?: number;
@@ -84,6 +85,12 @@ export interface KindeOptions {
   auditLogLevel?: 'trace' | 'debug' | 'info' | 'warn' | false;
   /** Seconds a provider reachability probe of `app.kinde.health()` is reused. Default 30. */
   healthProbeTtl?: number;
+  /**
+   * While the app closes, also close each keep-alive connection as it goes idle, so that `close()`
+   * ends once in-flight requests finish instead of after the keep-alive timeout (Fastify's
+   * `forceCloseConnections: 'idle'` closes only those idle when closing starts). Default false.
+   */
+  closeIdleConnections?: boolean;
 }
 
 /** The validated configuration: every value present and checked. */
@@ -113,6 +120,8 @@ export interface KindeConfig {
   };
   /** The store given as an option, or which built-in one to make. */
   store: SessionStore | BuiltInStore;
+  /** {@link KindeOptions.closeIdleConnections}. */
+  closeIdleConnections: boolean;
 }
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
@@ -143,14 +152,6 @@ function bearerClients(clients: unknown): string[] {
   return [...clients];
 }
 
-/** Reads `.env` from the working directory into a copy of `process.env`; real variables win. */
-function processEnv(): Record<string, string | undefined> {
-  const path = '.env';
-  if (!existsSync(path)) return process.env;
-  const fromFile = parseEnv(readFileSync(path, 'utf8'));
-  return { ...fromFile, ...process.env };
-}
-
 function parseUrl(value: string, name: string, what: string): URL {
   let url: URL;
   try {
@@ -161,6 +162,11 @@ function parseUrl(value: string, name: string, what: string): URL {
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     fail(`${name} must be an http(s) URL; got "${value}"`);
   return url;
+}
+
+function flag(value: boolean | undefined, name: string): boolean {
+  if (value !== undefined && typeof value !== 'boolean') fail(`"${name}" must be true or false`);
+  return value === true;
 }
 
 function positiveSeconds(value: number | undefined, fallback: number, name: string): number {
@@ -259,7 +265,7 @@ function resolveStore(
  * variable and what it should be.
  */
 export function resolveConfig(options: KindeOptions = {}): KindeConfig {
-  const env = options.env ?? processEnv();
+  const env = options.env ?? process.env;
   const production = env.NODE_ENV === 'production';
 
   const issuerRaw = options.issuerUrl ?? env.KINDE_ISSUER_URL;
@@ -329,6 +335,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     routes: resolveRoutes(options.routes),
     production,
     store,
+    closeIdleConnections: flag(options.closeIdleConnections, 'closeIdleConnections'),
     bearer: {
       maxAgeMs: positiveSeconds(options.bearer?.maxAge, 600, 'bearer.maxAge'),
       cooldownMs: positiveSeconds(options.bearer?.cooldown, 30, 'bearer.cooldown'),

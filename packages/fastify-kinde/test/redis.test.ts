@@ -273,6 +273,7 @@ describe('many instances on one Redis', () => {
       kinde: {
         env: { SESSION_STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, REDIS_LOCAL_CACHE: '100' },
         sessionStore: undefined,
+        closeIdleConnections: true,
       },
       routes: (app) => {
         app.get('/slow', { config: { kinde: true } }, async () => {
