@@ -55,7 +55,7 @@ export interface KindeOptions {
    * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000); `postgres`,
    * at `DATABASE_URL`, in the table `kinde_sessions`).
    */
-  sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis' | 'postgres';
+  sessionStore?: SessionStore | SessionStoreName;
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
   idleTimeout?: number;
   /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
@@ -123,6 +123,9 @@ export interface KindeConfig {
   /** {@link KindeOptions.closeIdleConnections}. */
   closeIdleConnections: boolean;
 }
+
+/** The built-in stores, by the name `sessionStore` and `SESSION_STORE` take. */
+export type SessionStoreName = 'sqlite' | 'memory' | 'redis' | 'postgres';
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
 export type BuiltInStore =

@@ -2,10 +2,11 @@ import fp from 'fastify-plugin';
 import { kindePlugin } from './plugin.js';
 
 export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
-export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
+export type { BuiltInStore, KindeConfig, KindeOptions, KindeRoutePaths, SessionStoreName } from './config.js';
 export type { CallerKind, KindeContext, TokenName } from './context.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
+  type AuthMode,
   type GuardRequirement,
   KINDE_GUARD,
   type KindeGuard,
@@ -28,8 +29,9 @@ export {
   postgresSessionStore,
 } from './session/postgres.js';
 export { postgresSessionSchema } from './session/postgres-sql.js';
-export type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+export type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 export {
+  type RedisClient,
   type RedisLocalCacheOptions,
   type RedisSessionStore,
   type RedisSessionStoreOptions,

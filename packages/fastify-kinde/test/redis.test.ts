@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import type { Redis } from 'ioredis';
 import { freePort, HttpClient, login } from 'test-kit';
 import { resolveConfig } from '../src/config.js';
 import { type RedisSessionStore, redisSessionStore } from '../src/index.js';
@@ -170,12 +171,14 @@ describe('Redis session store', () => {
     // Cached once the write's own invalidation message has come by.
     await untilCached(b, 'sess:k');
 
-    // Cut the invalidation connection of b (and only it) from the server side.
-    const list = (await a.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    // Cut the invalidation connection of b (and only it) from the server side. The store's client
+    // is typed by the few members its types name; the commands are ioredis's.
+    const redis = a.client as Redis;
+    const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
     const ours = list.split('\n').filter((line) => line.includes(` name=${prefixes.at(-1)}invalidate `));
     assert.equal(ours.length, 1);
     const id = /\bid=(\d+)/.exec(ours[0]!)![1]!;
-    await a.client.call('CLIENT', 'KILL', 'ID', id);
+    await redis.call('CLIENT', 'KILL', 'ID', id);
     await within(1_000, () => b.cache?.usable === false);
     await a.set('sess:k', { n: 2 }, 60_000); // b misses this message
     assert.deepEqual((await b.get('sess:k'))?.value, { n: 2 }, 'no stale entry while unsubscribed');

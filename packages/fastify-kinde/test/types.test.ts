@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
+import type { Cluster, Redis } from 'ioredis';
 import fastifyKinde, {
+  type AuthMode,
+  type BuiltInStore,
   type CallerKind,
   type GuardRequirement,
   KindeAuthError,
@@ -17,13 +20,18 @@ import fastifyKinde, {
   type KindeUser,
   type KindeUserProfile,
   memorySessionStore,
+  type RedisClient,
+  type RedisSessionStoreOptions,
   requireAuth,
   requireFlag,
   requireKinde,
   requireOrg,
   requirePermission,
   requireRole,
+  type SessionFilter,
+  type SessionRecord,
   type SessionStore,
+  type SessionStoreName,
 } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -93,6 +101,24 @@ export async function typedApp() {
   return app;
 }
 
+/** Every type a public signature names can be named by a user too. */
+export function namedTypes(redis: Redis, cluster: Cluster) {
+  const mode: AuthMode = 'bearer';
+  requireAuth({ auth: mode });
+  // @ts-expect-error only the three modes exist
+  const wrong: AuthMode = 'cookie';
+  const name: SessionStoreName = 'postgres';
+  const options: KindeOptions = { sessionStore: name };
+  // @ts-expect-error only the built-in stores have names
+  const unknownStore: KindeOptions = { sessionStore: 'mongo' };
+  const builtIn: BuiltInStore = { kind: 'memory' };
+  const filter: SessionFilter = (record: SessionRecord) => record.user.email !== null;
+  // ioredis's clients fit the store's structural client type as they are.
+  const clients: RedisClient[] = [redis, cluster];
+  const redisOptions: RedisSessionStoreOptions = { client: redis };
+  return { wrong, options, unknownStore, builtIn, filter, clients, redisOptions };
+}
+
 test('the public API types hold (compiled), and errors carry stable codes', () => {
   const error = new KindeAuthError('ERR_STATE_MISMATCH', 'x');
   assert.equal(error.statusCode, 400);
@@ -100,4 +126,5 @@ test('the public API types hold (compiled), and errors carry stable codes', () =
   // @ts-expect-error only known codes exist
   new KindeAuthError('ERR_NOPE', 'x');
   assert.equal(typeof typedApp, 'function');
+  assert.equal(typeof namedTypes, 'function');
 });
