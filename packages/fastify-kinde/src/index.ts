@@ -45,7 +45,7 @@ export {
   type SqliteStatement,
   sqliteSessionStore,
 } from './session/sqlite.js';
-export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
+export type { MaybePromise, SessionStore, SharedSessionStore, StoreEntry } from './session/store.js';
 export type { SessionFilter, UserSessionInfo } from './session/user-index.js';
 export {
   type AuthEvent,

@@ -20,7 +20,9 @@ import fastifyKinde, {
   type KindeUser,
   type KindeUserProfile,
   memorySessionStore,
+  type PostgresSessionStore,
   type RedisClient,
+  type RedisSessionStore,
   type RedisSessionStoreOptions,
   requireAuth,
   requireFlag,
@@ -32,6 +34,7 @@ import fastifyKinde, {
   type SessionRecord,
   type SessionStore,
   type SessionStoreName,
+  type SharedSessionStore,
 } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -119,6 +122,11 @@ export function namedTypes(redis: Redis, cluster: Cluster) {
   return { wrong, options, unknownStore, builtIn, filter, clients, redisOptions };
 }
 
+/** The network stores share one interface. */
+export function sharedStores(redis: RedisSessionStore, postgres: PostgresSessionStore): SharedSessionStore[] {
+  return [redis, postgres];
+}
+
 test('the public API types hold (compiled), and errors carry stable codes', () => {
   const error = new KindeAuthError('ERR_STATE_MISMATCH', 'x');
   assert.equal(error.statusCode, 400);
@@ -127,4 +135,5 @@ test('the public API types hold (compiled), and errors carry stable codes', () =
   new KindeAuthError('ERR_NOPE', 'x');
   assert.equal(typeof typedApp, 'function');
   assert.equal(typeof namedTypes, 'function');
+  assert.equal(typeof sharedStores, 'function');
 });

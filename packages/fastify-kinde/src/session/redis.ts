@@ -4,7 +4,7 @@ import { KindeAuthError } from '../errors.js';
 import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './local-cache.js';
 import { randomId } from './record.js';
 import { localCache } from './redis-cache.js';
-import type { SessionStore, StoreEntry } from './store.js';
+import type { SharedSessionStore, StoreEntry } from './store.js';
 
 /**
  * The client a Redis store talks through: an ioredis 5 `Redis` (standalone or Sentinel) or `Cluster`
@@ -50,22 +50,10 @@ export interface RedisSessionStoreOptions {
   commandTimeoutMs?: number;
 }
 
-/** The Redis store: a {@link SessionStore} with leases (`lock`), `replace`, and a few facts. */
-export interface RedisSessionStore<T extends object = object> extends SessionStore<T> {
+/** The Redis store: a {@link SharedSessionStore} on keys with `PX` TTLs, invalidated through pub/sub. */
+export interface RedisSessionStore<T extends object = object> extends SharedSessionStore<T> {
   /** The ioredis client the store talks through (yours, or the one it made). */
   readonly client: RedisClient;
-  /** Whether the local cache is in use right now (subscribed and heard from), and its size. */
-  readonly cache: { readonly usable: boolean; readonly size: number } | undefined;
-  /** Resolves when Redis answered once (and, with the cache, the invalidation channel is subscribed). */
-  ready(): Promise<void>;
-  set(id: string, value: T, ttlMs: number): Promise<void>;
-  touch(id: string, ttlMs: number): Promise<void>;
-  delete(id: string): Promise<boolean>;
-  replace(id: string, value: T, ttlMs: number): Promise<boolean>;
-  lock(id: string, ttlMs: number): Promise<string | undefined>;
-  unlock(id: string, token: string): Promise<void>;
-  /** Stops the heartbeat and the subscription; quits the client when the store made it. */
-  close(): Promise<void>;
 }
 
 // One round trip each; the write and its invalidation message are one atomic step.
