@@ -15,6 +15,19 @@ function body(request: FastifyRequest): Record<string, unknown> {
   return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
 }
 
+/** A handler that applies the request body to the directory: 400 naming the field when it is invalid. */
+function directoryWrite(apply: (body: unknown) => void) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      apply(request.body);
+    } catch (err) {
+      if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
+      throw err;
+    }
+    return { ok: true };
+  };
+}
+
 /** Refuses non-loopback callers, and mutations that are not JSON (so a web page cannot forge them). */
 export function guard(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
@@ -88,24 +101,14 @@ export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, contro
       scope.post('/keys/prepare', async () => ({ kid: (await control.prepareKeyRotation()).kid }));
       scope.post('/keys/rotate', async () => ({ kid: (await control.rotateKeys()).kid }));
       scope.get('/directory', async () => redactedDirectory(ctx));
-      scope.put('/directory', async (request, reply) => {
-        try {
-          control.setDirectory(request.body);
-        } catch (err) {
-          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
-          throw err;
-        }
-        return { ok: true };
-      });
-      scope.patch('/directory', async (request, reply) => {
-        try {
-          control.mergeDirectory(request.body);
-        } catch (err) {
-          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
-          throw err;
-        }
-        return { ok: true };
-      });
+      scope.put(
+        '/directory',
+        directoryWrite((body) => control.setDirectory(body)),
+      );
+      scope.patch(
+        '/directory',
+        directoryWrite((body) => control.mergeDirectory(body)),
+      );
       scope.post('/reset', async () => {
         control.reset();
         return { ok: true };
