@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import { freePort, HttpClient, login } from 'test-kit';
+import { freePort, HttpClient, login, within } from 'test-kit';
 import { resolveConfig } from '../src/config.js';
 import { type RedisSessionStore, redisSessionStore } from '../src/index.js';
 import { REDIS_URL, redisMissing, removeKeys, testPrefix } from './redis-kit.js';
@@ -16,15 +16,6 @@ const refreshCount = (rig: Rig) =>
 const isPromise = (value: unknown) => typeof (value as Promise<unknown> | undefined)?.then === 'function';
 
 /** Polls `check` on every turn of the event loop until it holds; answers the milliseconds it took. */
-async function within(boundMs: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > boundMs) throw new Error(`not within ${boundMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return performance.now() - start;
-}
-
 /** Reads `id` until the local cache answers it (the write's own invalidation message has come by). */
 function untilCached(store: RedisSessionStore, id: string): Promise<number> {
   return within(1_000, async () => {
