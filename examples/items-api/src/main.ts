@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseEnv } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import type { KindeOptions } from 'fastify-kinde';
 import { buildApp } from './app.js';
 
-// A .env file configures real Kinde; variables already set win over it.
-if (existsSync('.env')) {
-  for (const [key, value] of Object.entries(parseEnv(readFileSync('.env', 'utf8'))))
-    process.env[key] ??= value;
-}
+// A .env file configures real Kinde; variables already set win over it. Reading it is this app's
+// choice: the plugin reads only process.env.
+if (existsSync('.env')) process.loadEnvFile('.env');
 
 const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 8000);
@@ -100,7 +97,8 @@ async function main(): Promise<void> {
   let app: FastifyInstance;
   try {
     app = await buildApp({
-      kinde: embedded?.kinde ?? {},
+      // On SIGTERM, close() ends once in-flight requests finish, not after the keep-alive timeout.
+      kinde: { ...embedded?.kinde, closeIdleConnections: true },
       logger: { level: process.env.LOG_LEVEL ?? 'warn' },
       // The docs' Authorize button signs in as the embedded emulator's public docs client;
       // with real Kinde, KINDE_DOCS_CLIENT_ID names yours.

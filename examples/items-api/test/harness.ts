@@ -4,7 +4,7 @@ import { defaultDirectory } from 'kinde-emulator';
 import { freePort } from 'test-kit';
 import { buildApp } from '../src/app.js';
 
-export { freePort, HttpClient, login } from 'test-kit';
+export { freePort, HttpClient, login, within } from 'test-kit';
 
 /** The items API and an emulator, both listening on 127.0.0.1. */
 export interface Running {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePort, HttpClient, login } from './harness.js';
+import { freePort, HttpClient, login, within } from './harness.js';
 
 // What `npm start` runs: the compiled app, bundled into one module.
 const main = fileURLToPath(new URL('../main.bundle.mjs', import.meta.url));
@@ -31,20 +31,12 @@ function run(env: Record<string, string>): {
   return { child, output: () => text, exited };
 }
 
-async function waitFor(predicate: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('npm start (compiled main)', () => {
   test('starts the app and the embedded emulator and prints both URLs', async () => {
     const [port, emulatorPort] = [await freePort(), await freePort()];
     const app = run({ PORT: String(port), EMULATOR_PORT: String(emulatorPort) });
     try {
-      await waitFor(() => app.output().includes('Kinde emulator'), 10_000);
+      await within(10_000, () => app.output().includes('Kinde emulator'), 20);
       assert.match(app.output(), new RegExp(`items API +http://127\\.0\\.0\\.1:${port}`));
       assert.match(app.output(), new RegExp(`Kinde emulator http://127\\.0\\.0\\.1:${emulatorPort}`));
       assert.match(app.output(), /admin@example\.test/);
@@ -65,7 +57,7 @@ describe('npm start (compiled main)', () => {
     for (const round of [1, 2]) {
       const app = run(env);
       try {
-        await waitFor(() => app.output().includes('Kinde emulator'), 10_000);
+        await within(10_000, () => app.output().includes('Kinde emulator'), 20);
         if (round === 1) await login(client, `http://127.0.0.1:${port}`, 'admin@example.test');
         const answer = await client.request(`http://127.0.0.1:${port}/`);
         assert.equal(answer.status, 200, `round ${round}`);

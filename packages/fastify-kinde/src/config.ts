@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parseEnv } from 'node:util';
 import { resolveCookieDomain } from './cookie-domain.js';
 import { KindeAuthError } from './errors.js';
+import { randomId } from './session/record.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
 import type { AuthEvent } from './telemetry.js';
@@ -62,7 +61,7 @@ export interface KindeOptions {
    * served at most `REDIS_LOCAL_CACHE_MAX_AGE_MS` after it was read (default 2,000); `postgres`,
    * at `DATABASE_URL`, in the table `kinde_sessions`).
    */
-  sessionStore?: SessionStore | 'sqlite' | 'memory' | 'redis' | 'postgres';
+  sessionStore?: SessionStore | SessionStoreName;
   /** Idle timeout of a session in seconds (rolling). Default 86,400 (1 day). */
   idleTimeout?: number;
   /** Absolute lifetime of a session in seconds. Default 604,800 (7 days). */
@@ -77,7 +76,10 @@ export interface KindeOptions {
     cacheEntries?: number;
     clients?: string[];
   };
-  /** Variables to read instead of `process.env` (tests). When given, no `.env` file is read. */
+  /**
+   * Variables to read instead of `process.env` (tests). No file is read: to use a `.env` file, load it
+   * into `process.env` first (`process.loadEnvFile()`, or `node --env-file-if-exists=.env`).
+   */
   env?: Record<string, string | undefined>;
   /** Sessions kept per user (`sub`); a new one past it ends the user's oldest. Default 100. */
   maxSessionsPerUser?: number;
@@ -107,6 +109,12 @@ export interface KindeOptions {
    * https (`__Host-` forbids a Domain). Default: none (host-only).
    */
   cookieDomain?: string;
+  /**
+   * While the app closes, also close each keep-alive connection as it goes idle, so that `close()`
+   * ends once in-flight requests finish instead of after the keep-alive timeout (Fastify's
+   * `forceCloseConnections: 'idle'` closes only those idle when closing starts). Default false.
+   */
+  closeIdleConnections?: boolean;
 }
 
 /** The validated configuration: every value present and checked. */
@@ -142,7 +150,12 @@ export interface KindeConfig {
   diagnostics: boolean;
   /** Debug mode: decisions explained in the log. */
   debug: boolean;
+  /** {@link KindeOptions.closeIdleConnections}. */
+  closeIdleConnections: boolean;
 }
+
+/** The built-in stores, by the name `sessionStore` and `SESSION_STORE` take. */
+export type SessionStoreName = 'sqlite' | 'memory' | 'redis' | 'postgres';
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
 export type BuiltInStore =
@@ -193,14 +206,6 @@ function flag(
   fail(`${variable} (option "${name}") must be "true" or "false"; got "${value}"`);
 }
 
-/** Reads `.env` from the working directory into a copy of `process.env`; real variables win. */
-function processEnv(): Record<string, string | undefined> {
-  const path = '.env';
-  if (!existsSync(path)) return process.env;
-  const fromFile = parseEnv(readFileSync(path, 'utf8'));
-  return { ...fromFile, ...process.env };
-}
-
 function parseUrl(value: string, name: string, what: string): URL {
   let url: URL;
   try {
@@ -225,7 +230,7 @@ function resolveSecrets(option: string | string[] | undefined, env: string | und
   if (secrets.length === 0) {
     if (production)
       fail('SESSION_SECRET (option "sessionSecret") is required in production: 32 or more random characters');
-    return { secrets: [randomSecret()], ephemeral: true };
+    return { secrets: [randomId()], ephemeral: true };
   }
   for (const secret of secrets) {
     if (secret.length < 32 && production) {
@@ -233,10 +238,6 @@ function resolveSecrets(option: string | string[] | undefined, env: string | und
     }
   }
   return { secrets, ephemeral: false };
-}
-
-function randomSecret(): string {
-  return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 }
 
 function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoutePaths {
@@ -313,7 +314,7 @@ function resolveStore(
  * variable and what it should be.
  */
 export function resolveConfig(options: KindeOptions = {}): KindeConfig {
-  const env = options.env ?? processEnv();
+  const env = options.env ?? process.env;
   const production = env.NODE_ENV === 'production';
 
   const issuerRaw = options.issuerUrl ?? env.KINDE_ISSUER_URL;
@@ -384,6 +385,7 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     routes: resolveRoutes(options.routes),
     production,
     store,
+    closeIdleConnections: flag(options.closeIdleConnections, undefined, 'closeIdleConnections', ''),
     bearer: {
       maxAgeMs: positiveSeconds(options.bearer?.maxAge, 600, 'bearer.maxAge'),
       cooldownMs: positiveSeconds(options.bearer?.cooldown, 30, 'bearer.cooldown'),

@@ -8,7 +8,7 @@ export type {
   KindePlan,
 } from './account-api.js';
 export type { FlagType, FlagValue, KindeFlag, KindeOrganizationRef, KindeRole } from './claims.js';
-export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
+export type { BuiltInStore, KindeConfig, KindeOptions, KindeRoutePaths, SessionStoreName } from './config.js';
 export type {
   CallerKind,
   KindeContext,
@@ -19,6 +19,7 @@ export type {
 export type { SetupCheck } from './diagnostics.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';
 export {
+  type AuthMode,
   type GuardRequirement,
   KINDE_GUARD,
   type KindeGuard,
@@ -45,8 +46,9 @@ export {
   postgresSessionStore,
 } from './session/postgres.js';
 export { postgresSessionSchema } from './session/postgres-sql.js';
-export type { Claims, KindeUser, KindeUserProfile } from './session/record.js';
+export type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
 export {
+  type RedisClient,
   type RedisLocalCacheOptions,
   type RedisSessionStore,
   type RedisSessionStoreOptions,
@@ -60,7 +62,7 @@ export {
   type SqliteStatement,
   sqliteSessionStore,
 } from './session/sqlite.js';
-export type { MaybePromise, SessionStore, StoreEntry } from './session/store.js';
+export type { MaybePromise, SessionStore, SharedSessionStore, StoreEntry } from './session/store.js';
 export type { SessionFilter, UserSessionInfo } from './session/user-index.js';
 export {
   type AuthEvent,

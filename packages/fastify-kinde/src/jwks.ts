@@ -21,8 +21,6 @@ export interface JwksCacheOptions {
 export interface JwksCache {
   /** For jose's `jwtVerify`: the key for a token header. */
   getKey(header: JWTHeaderParameters): ReturnType<KeyGetter>;
-  /** Fetches now (one fetch in flight at a time). */
-  refresh(): Promise<void>;
   /** Starts a background refresh when the set is stale; never waits. Cheap: call it on every use. */
   tick(): void;
   /** When the key set was last fetched (ms since the epoch, 0 before the first), and how many keys it has. */
@@ -115,7 +113,6 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   }
 
   return {
-    refresh,
     tick,
     state: () => ({ fetchedAt, keys: kids.size }),
     async getKey(header) {

@@ -123,7 +123,7 @@ export function createOidcClient(config: KindeConfig): OidcClient {
   function discover(): Promise<client.Configuration> {
     if (pending) return pending;
     const auth = config.clientSecret ? client.ClientSecretPost(config.clientSecret) : client.None();
-    // Production refuses a non-loopback http issuer in config; here http means a local provider.
+    // Production refuses an http issuer in config; here http means a local provider (the emulator).
     const insecure = issuer.protocol === 'http:';
     pending = client
       .discovery(issuer, config.clientId, undefined, auth, {

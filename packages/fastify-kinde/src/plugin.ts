@@ -265,8 +265,15 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   });
   if (ownStore) app.addHook('onClose', async () => store.close?.());
 
-  // Graceful shutdown: close() lets in-flight requests finish, but a keep-alive connection that
-  // goes idle after close began would hold it for the keep-alive timeout (72 s); reap those too.
+  if (config.closeIdleConnections) closeIdleWhileClosing(app);
+}
+
+/**
+ * The app's choice (`closeIdleConnections`): close() lets in-flight requests finish, but a keep-alive
+ * connection that goes idle after close began would hold it for the keep-alive timeout (72 s); reap
+ * those too.
+ */
+function closeIdleWhileClosing(app: FastifyInstance): void {
   let reaper: NodeJS.Timeout | undefined;
   app.addHook('preClose', (done) => {
     reaper = setInterval(() => app.server.closeIdleConnections?.(), 50);

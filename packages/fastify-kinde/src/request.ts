@@ -12,7 +12,7 @@ import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { isPersistent, type LoadedSession, type LoadTrace, type SessionManager } from './session/manager.js';
-import type { Claims, KindeUser, KindeUserProfile, SessionRecord } from './session/record.js';
+import { type Claims, type KindeUserProfile, type SessionRecord, userFromClaims } from './session/record.js';
 import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
 
@@ -75,21 +75,6 @@ function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T>
   });
 }
 
-function text(value: unknown): string | null {
-  return typeof value === 'string' ? value : null;
-}
-
-/** A person named by an access token (Kinde puts `email` and names there only when configured). */
-function userFromAccess(claims: Claims): KindeUser {
-  return {
-    id: String(claims.sub),
-    email: text(claims.email),
-    given_name: text(claims.given_name),
-    family_name: text(claims.family_name),
-    picture: text(claims.picture),
-  };
-}
-
 /** True for a token of the client-credentials grant: Kinde sends `gty` as `["client_credentials"]`, others as a string. */
 function isMachineToken(claims: Claims): boolean {
   const gty = claims.gty;
@@ -118,7 +103,7 @@ function bearerCaller(
     kind: machine ? 'machine' : 'user',
     via: 'bearer',
     sessionId: null,
-    user: machine ? null : userFromAccess(claims),
+    user: machine ? null : userFromClaims(claims),
     accessToken: token,
     accessClaims: claims,
     idToken: null,

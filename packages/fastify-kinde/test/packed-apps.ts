@@ -26,6 +26,15 @@ export function scratchFiles(subpaths: string[]): Record<string, string> {
     'ts-node16/app.mts': tsEsm,
     'ts-bundler/tsconfig.json': tsconfig({ module: 'esnext', moduleResolution: 'bundler', noEmit: true }),
     'ts-bundler/app.ts': tsEsm,
+    // The declarations themselves checked (skipLibCheck off), with the optional peers (ioredis, pg,
+    // better-sqlite3) not installed: no public type may import theirs (TS2307 for such a user).
+    'ts-libcheck/tsconfig.json': tsconfig({
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      noEmit: true,
+      skipLibCheck: false,
+    }),
+    'ts-libcheck/app.mts': tsEsm,
   };
 }
 

@@ -100,6 +100,11 @@ test('the packed packages install, type-check, bundle and sign in outside the re
       tsc('ts');
       tsc('ts-node16');
       tsc('ts-bundler');
+      assert.ok(
+        !['ioredis', 'pg', 'better-sqlite3'].some((peer) => existsSync(join(app, 'node_modules', peer))),
+        'the optional peers are not installed',
+      );
+      tsc('ts-libcheck');
       assert.ok(existsSync(join(app, 'ts/dist/app.mjs')) && existsSync(join(app, 'ts/dist/require.cjs')));
     },
   );

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, HttpClient, login } from 'test-kit';
+import { freePort, HttpClient, login, within } from 'test-kit';
 import { type PostgresSessionStore, postgresSessionStore } from '../src/index.js';
 import { load } from './load-kit.js';
 import { PostgresServer, postgresServerMissing } from './postgres-kit.js';
@@ -99,12 +99,12 @@ describe('PostgreSQL faults (a private server, stopped and restarted)', () => {
     // Both caches listen again: a logout on B is refused by A within 100 ms (the session ends here).
     await Promise.all(stores.map((store) => store.ready()));
     const started = performance.now();
-    await waitFor(2_000, () => stores.every((store) => store.cache?.usable === true));
+    await within(2_000, () => stores.every((store) => store.cache?.usable === true), 5);
     assert.equal((await fetch(`${a.appUrl}/`, { headers: { cookie } })).status, 200);
     const out = await fetch(`${b.appUrl}/api/auth/logout`, { redirect: 'manual', headers: { cookie } });
     assert.equal(out.status, 302);
     const loggedOutAt = performance.now();
-    await waitFor(100, async () => (await fetch(`${a.appUrl}/`, { headers: { cookie } })).status === 401);
+    await within(100, async () => (await fetch(`${a.appUrl}/`, { headers: { cookie } })).status === 401, 5);
     t.diagnostic(
       `caches listening again ${(loggedOutAt - started).toFixed(0)} ms later; logout seen by A within ${(performance.now() - loggedOutAt).toFixed(0)} ms`,
     );
@@ -145,11 +145,3 @@ describe('PostgreSQL faults (a private server, stopped and restarted)', () => {
     );
   });
 });
-
-async function waitFor(boundMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = performance.now() + boundMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`not within ${boundMs} ms`);
-    await sleep(5);
-  }
-}

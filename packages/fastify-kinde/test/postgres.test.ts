@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { freePort, HttpClient, login } from 'test-kit';
+import { freePort, HttpClient, login, within } from 'test-kit';
 import { resolveConfig } from '../src/config.js';
 import { type PostgresSessionStore, postgresSessionSchema, postgresSessionStore } from '../src/index.js';
 import { postgresSql } from '../src/session/postgres-sql.js';
@@ -18,15 +18,6 @@ const refreshCount = (rig: Rig) =>
 const isPromise = (value: unknown) => typeof (value as Promise<unknown> | undefined)?.then === 'function';
 
 /** Polls `check` on every turn of the event loop until it holds; answers the milliseconds it took. */
-async function within(boundMs: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > boundMs) throw new Error(`not within ${boundMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return performance.now() - start;
-}
-
 /** Runs SQL on the shared test database with a client of its own. */
 async function sql(text: string, values: unknown[] = []) {
   const client = new pg.Client({ connectionString: DATABASE_URL });

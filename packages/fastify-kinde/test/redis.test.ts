@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { freePort, HttpClient, login } from 'test-kit';
+import type { Redis } from 'ioredis';
+import { freePort, HttpClient, login, within } from 'test-kit';
 import { resolveConfig } from '../src/config.js';
 import { type RedisSessionStore, redisSessionStore } from '../src/index.js';
 import { REDIS_URL, redisMissing, removeKeys, testPrefix } from './redis-kit.js';
@@ -15,15 +16,6 @@ const refreshCount = (rig: Rig) =>
 const isPromise = (value: unknown) => typeof (value as Promise<unknown> | undefined)?.then === 'function';
 
 /** Polls `check` on every turn of the event loop until it holds; answers the milliseconds it took. */
-async function within(boundMs: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = performance.now();
-  while (!(await check())) {
-    if (performance.now() - start > boundMs) throw new Error(`not within ${boundMs} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return performance.now() - start;
-}
-
 /** Reads `id` until the local cache answers it (the write's own invalidation message has come by). */
 function untilCached(store: RedisSessionStore, id: string): Promise<number> {
   return within(1_000, async () => {
@@ -170,12 +162,14 @@ describe('Redis session store', () => {
     // Cached once the write's own invalidation message has come by.
     await untilCached(b, 'sess:k');
 
-    // Cut the invalidation connection of b (and only it) from the server side.
-    const list = (await a.client.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+    // Cut the invalidation connection of b (and only it) from the server side. The store's client
+    // is typed by the few members its types name; the commands are ioredis's.
+    const redis = a.client as Redis;
+    const list = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
     const ours = list.split('\n').filter((line) => line.includes(` name=${prefixes.at(-1)}invalidate `));
     assert.equal(ours.length, 1);
     const id = /\bid=(\d+)/.exec(ours[0]!)![1]!;
-    await a.client.call('CLIENT', 'KILL', 'ID', id);
+    await redis.call('CLIENT', 'KILL', 'ID', id);
     await within(1_000, () => b.cache?.usable === false);
     await a.set('sess:k', { n: 2 }, 60_000); // b misses this message
     assert.deepEqual((await b.get('sess:k'))?.value, { n: 2 }, 'no stale entry while unsubscribed');
@@ -273,6 +267,7 @@ describe('many instances on one Redis', () => {
       kinde: {
         env: { SESSION_STORE: 'redis', REDIS_URL, REDIS_KEY_PREFIX: prefix, REDIS_LOCAL_CACHE: '100' },
         sessionStore: undefined,
+        closeIdleConnections: true,
       },
       routes: (app) => {
         app.get('/slow', { config: { kinde: true } }, async () => {

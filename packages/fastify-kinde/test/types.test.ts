@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Fastify from 'fastify';
+import type { Cluster, Redis } from 'ioredis';
 import fastifyKinde, {
+  type AuthMode,
+  type BuiltInStore,
   type CallerKind,
   type GuardRequirement,
   KindeAuthError,
@@ -25,6 +28,10 @@ import fastifyKinde, {
   memorySessionStore,
   PORTAL_PAGES,
   type PortalPage,
+  type PostgresSessionStore,
+  type RedisClient,
+  type RedisSessionStore,
+  type RedisSessionStoreOptions,
   requireAuth,
   requireEntitlement,
   requireFlag,
@@ -32,7 +39,11 @@ import fastifyKinde, {
   requireOrg,
   requirePermission,
   requireRole,
+  type SessionFilter,
+  type SessionRecord,
   type SessionStore,
+  type SessionStoreName,
+  type SharedSessionStore,
 } from '../src/index.js';
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -134,6 +145,29 @@ export async function typedApp() {
   return app;
 }
 
+/** Every type a public signature names can be named by a user too. */
+export function namedTypes(redis: Redis, cluster: Cluster) {
+  const mode: AuthMode = 'bearer';
+  requireAuth({ auth: mode });
+  // @ts-expect-error only the three modes exist
+  const wrong: AuthMode = 'cookie';
+  const name: SessionStoreName = 'postgres';
+  const options: KindeOptions = { sessionStore: name };
+  // @ts-expect-error only the built-in stores have names
+  const unknownStore: KindeOptions = { sessionStore: 'mongo' };
+  const builtIn: BuiltInStore = { kind: 'memory' };
+  const filter: SessionFilter = (record: SessionRecord) => record.user.email !== null;
+  // ioredis's clients fit the store's structural client type as they are.
+  const clients: RedisClient[] = [redis, cluster];
+  const redisOptions: RedisSessionStoreOptions = { client: redis };
+  return { wrong, options, unknownStore, builtIn, filter, clients, redisOptions };
+}
+
+/** The network stores share one interface. */
+export function sharedStores(redis: RedisSessionStore, postgres: PostgresSessionStore): SharedSessionStore[] {
+  return [redis, postgres];
+}
+
 test('the public API types hold (compiled), and errors carry stable codes', () => {
   const error = new KindeAuthError('ERR_STATE_MISMATCH', 'x');
   assert.equal(error.statusCode, 400);
@@ -141,4 +175,6 @@ test('the public API types hold (compiled), and errors carry stable codes', () =
   // @ts-expect-error only known codes exist
   new KindeAuthError('ERR_NOPE', 'x');
   assert.equal(typeof typedApp, 'function');
+  assert.equal(typeof namedTypes, 'function');
+  assert.equal(typeof sharedStores, 'function');
 });

@@ -4,7 +4,7 @@ import { issueUserTokens, type TokenResponse } from './grants.js';
 import type { SigningKey } from './keys.js';
 import { randomHandle } from './store.js';
 import { signM2mToken } from './tokens.js';
-import type { Directory } from './types.js';
+import type { Application, Directory } from './types.js';
 import { DirectoryError, validateDirectory } from './validate.js';
 
 const TARGETS: FailureTarget[] = ['token', 'jwks', 'user_profile', 'discovery', 'revoke', 'account_api'];
@@ -197,10 +197,7 @@ export class EmulatorControl {
   async issueTokens(options: IssueTokensOptions): Promise<TokenResponse> {
     const user = findUser(this.ctx.directory, options.user);
     if (!user) throw new RangeError(`no user "${options.user}" in the directory`);
-    const app = options.clientId
-      ? findApplication(this.ctx.directory, options.clientId)
-      : this.ctx.directory.applications[0];
-    if (!app) throw new RangeError(`no application "${options.clientId}" in the directory`);
+    const app = this.application(options.clientId);
     const orgCode = options.orgCode ?? user.organizations[0]?.orgCode;
     if (orgCode && !user.organizations.some((m) => m.orgCode === orgCode)) {
       throw new RangeError(`${user.email} is not a member of ${orgCode}`);
@@ -220,14 +217,18 @@ export class EmulatorControl {
     return issueUserTokens(this.ctx, grant, randomHandle(12), false);
   }
 
+  /** The application named `clientId`, or the directory's first one. */
+  private application(clientId: string | undefined): Application {
+    const app = clientId ? findApplication(this.ctx.directory, clientId) : this.ctx.directory.applications[0];
+    if (!app) throw new RangeError(`no application "${clientId}" in the directory`);
+    return app;
+  }
+
   /** Signs a client_credentials (M2M) access token for an application (default: the first). */
   async issueM2mToken(
     options: { clientId?: string; scope?: string[]; audience?: string[] } = {},
   ): Promise<string> {
-    const app = options.clientId
-      ? findApplication(this.ctx.directory, options.clientId)
-      : this.ctx.directory.applications[0];
-    if (!app) throw new RangeError(`no application "${options.clientId}" in the directory`);
+    const app = this.application(options.clientId);
     return signM2mToken(this.ctx, this.issuer(), app, options.scope ?? [], options.audience ?? []);
   }
 

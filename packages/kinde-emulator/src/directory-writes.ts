@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { EmulatorContext } from './context.js';
 import { findOrganization, findUser } from './directory.js';
 import type { FlagValue, Organization, PermissionDefinition, Role, User } from './types.js';
+import { EMAIL_PATTERN, KEY_PATTERN } from './validate.js';
 
 /**
  * Changes to the directory made at run time (Management API, dashboard). Each mutation validates its
@@ -63,9 +64,6 @@ function emit(ctx: EmulatorContext, change: DirectoryChange): void {
   }
 }
 
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
-const KEY = /^[A-Za-z0-9_:.-]{1,128}$/;
-
 function requireUser(ctx: EmulatorContext, id: string): User {
   const user = ctx.directory.users.find((u) => u.id === id);
   if (!user) throw new WriteError(404, 'USER_NOT_FOUND', `No user has id "${id}"`);
@@ -106,7 +104,8 @@ export interface NewUser {
 
 /** Creates a user with a fresh `kp_` id. */
 export function createUser(ctx: EmulatorContext, input: NewUser): User {
-  if (!EMAIL.test(input.email)) throw new WriteError(400, 'EMAIL_INVALID', 'email must be an email address');
+  if (!EMAIL_PATTERN.test(input.email))
+    throw new WriteError(400, 'EMAIL_INVALID', 'email must be an email address');
   if (findUser(ctx.directory, input.email)) {
     throw new WriteError(400, 'USER_ALREADY_EXISTS', `A user with email "${input.email}" already exists`);
   }
@@ -181,7 +180,7 @@ export function addOrganizationUsers(
     const user = ctx.directory.users.find((u) => u.id === e.id);
     if (!user) throw new WriteError(400, 'USER_INVALID', `No user has id "${e.id}"`);
     for (const k of e.roles) roleByKey(ctx, k);
-    const badPermission = e.permissions.find((p) => !KEY.test(p));
+    const badPermission = e.permissions.find((p) => !KEY_PATTERN.test(p));
     if (badPermission !== undefined) {
       throw new WriteError(400, 'PERMISSION_INVALID', `"${badPermission}" is not a permission key`);
     }
@@ -268,7 +267,7 @@ export function createPermission(
   ctx: EmulatorContext,
   input: { key: string; name?: string; description?: string },
 ): PermissionDefinition {
-  if (!KEY.test(input.key)) {
+  if (!KEY_PATTERN.test(input.key)) {
     throw new WriteError(
       400,
       'PERMISSION_KEY_INVALID',

@@ -25,6 +25,11 @@ export function isLoopbackHost(host: string): boolean {
   return isIP(v4) === 4 && v4.startsWith('127.');
 }
 
+/** Whether a request came over a loopback connection (its socket's peer address). */
+export function fromLoopback(request: FastifyRequest): boolean {
+  return isLoopbackHost(request.socket.remoteAddress ?? '');
+}
+
 /**
  * Refuses to listen beyond loopback unless `allowRemote` is set; with it, warns. The warning goes
  * through `process.emitWarning`, so it is printed on stderr by default, by the CLI too.

@@ -40,15 +40,12 @@ export class RedirectError extends Error {
 }
 
 /** Reads the SSO session of this browser, if any (and if its user still exists). */
-export function currentSession(
-  ctx: EmulatorContext,
-  request: FastifyRequest,
-): { sid: string; session: SsoSession } | undefined {
+export function currentSession(ctx: EmulatorContext, request: FastifyRequest): SsoSession | undefined {
   const sid = parseCookies(request.headers.cookie).get(SSO_COOKIE);
   if (!sid) return undefined;
   const session = ctx.store.sessions.get(sid);
   if (!session || !ctx.directory.users.some((u) => u.id === session.userId)) return undefined;
-  return { sid, session };
+  return session;
 }
 
 /** The Set-Cookie value of the SSO session cookie (`maxAge` 0 clears it). */

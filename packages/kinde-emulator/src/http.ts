@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EmulatorContext } from './context.js';
+import { isLoopbackHost } from './exposure.js';
 import type { Application } from './types.js';
 
 /** An RFC 6749 protocol error (`{error, error_description}`) with its HTTP status. */
@@ -56,12 +57,12 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** True for an http(s) URL on 127.0.0.1, localhost or [::1], without credentials or a fragment. */
+/** True for an http(s) URL on a loopback host ({@link isLoopbackHost}), without credentials or a fragment. */
 export function isLoopbackUrl(value: string): boolean {
   const url = safeUrl(value);
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return false;
   if (url.username || url.password || url.hash) return false;
-  return ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  return isLoopbackHost(url.hostname);
 }
 
 /** Parses a URL, or undefined. */

@@ -27,12 +27,21 @@ export type { TokenResponse } from './grants.js';
 export { isAtobSafeKid, KeyRing, type SigningKey } from './keys.js';
 export type { EmulatorLogOptions } from './server.js';
 export type {
+  AuthRequest,
+  CodeGrant,
+  ExpiringMap,
+  ProtocolStore,
+  RefreshGrant,
+  SsoSession,
+} from './store.js';
+export type {
   Application,
   Directory,
   FlagValue,
   GrantType,
   Membership,
   Organization,
+  PermissionDefinition,
   RequestLogEntry,
   Role,
   TokenLifetimes,

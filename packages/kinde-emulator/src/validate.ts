@@ -29,7 +29,10 @@ export class DirectoryError extends Error {
 
 type Obj = Record<string, unknown>;
 const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+/** An e-mail address as the emulator accepts it: in the directory file, the Management API and the sign-in page. */
+export const EMAIL_PATTERN = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+/** A permission key (and a flag key in the Management API): 1-128 letters, digits, `_`, `:`, `.` or `-`. */
+export const KEY_PATTERN = /^[A-Za-z0-9_:.-]{1,128}$/;
 
 function fail(field: string, problem: string): never {
   throw new DirectoryError(field, problem);
@@ -206,7 +209,7 @@ const PHONE = /^\+[1-9][0-9]{4,14}$/;
 
 function user(v: unknown, f: string, orgs: Organization[], roles: Role[], plans: BillingPlan[]): User {
   const o = obj(v, f, [...USER_KEYS, 'updatedAt', 'organizations', 'properties', 'plans']);
-  const email = str(o.email, `${f}.email`, EMAIL, 'must be an email address');
+  const email = str(o.email, `${f}.email`, EMAIL_PATTERN, 'must be an email address');
   const derived = `kp_${createHash('sha256').update(email.toLowerCase()).digest('hex').slice(0, 32)}`;
   const u: User = {
     id:
@@ -333,12 +336,7 @@ function permissionDefinitions(v: unknown): PermissionDefinition[] {
   const list = arr(v, 'permissions').map((p, i) => {
     const f = `permissions[${i}]`;
     const o = obj(p, f, ['key', 'name', 'description']);
-    const key = str(
-      o.key,
-      `${f}.key`,
-      /^[A-Za-z0-9_:.-]{1,128}$/,
-      'must be letters, digits, "_", ":", "." or "-"',
-    );
+    const key = str(o.key, `${f}.key`, KEY_PATTERN, 'must be letters, digits, "_", ":", "." or "-"');
     const def: PermissionDefinition = { id: `perm_${key}`, key, name: optStr(o.name, `${f}.name`) ?? key };
     const description = optStr(o.description, `${f}.description`);
     if (description !== undefined) def.description = description;

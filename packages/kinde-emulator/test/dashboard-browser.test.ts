@@ -7,7 +7,7 @@ import { decodeWebhook } from '@kinde/webhooks';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumMissing, launchChromium } from 'test-kit';
 import { defaultDirectory, type Emulator, startEmulator } from '../src/index.js';
-import { authUrl, baseAuthParams, CLIENT_ID, CLIENT_SECRET, login, REDIRECT, token } from './helpers.js';
+import { authUrl, baseAuthParams, CLIENT_ID, CLIENT_SECRET, exchangeCode, login, token } from './helpers.js';
 import { Receiver } from './webhook-receiver.js';
 
 const skip = chromiumMissing;
@@ -89,13 +89,7 @@ test('"Sign in as" makes the next app sign-in skip the picker', { skip }, async 
 
 test('sessions page: revoke an SSO session and a refresh-token family by clicking', { skip }, async () => {
   const { code } = await login(emu, 'admin@example.test', baseAuthParams());
-  const tokens = await token(emu, {
-    grant_type: 'authorization_code',
-    code,
-    redirect_uri: REDIRECT,
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-  });
+  const tokens = await exchangeCode(emu, code);
   assert.equal(tokens.status, 200);
   const adminSessions = () =>
     emu.context.store.sessions.values().filter((s) => s.userId === emu.directory.users[0]?.id);

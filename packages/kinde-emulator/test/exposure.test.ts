@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createEmulator, type Emulator, startEmulator } from '../src/index.js';
-import { authUrl, baseAuthParams, CLIENT_ID, CLIENT_SECRET, login, REDIRECT, token } from './helpers.js';
+import { authUrl, baseAuthParams, CLIENT_SECRET, exchangeCode, login } from './helpers.js';
 
 /** One HTTP request with a chosen Host header (fetch does not let a caller set it). */
 function withHost(
@@ -174,13 +174,7 @@ describe('the emulator is not reachable by others by accident', () => {
     const emu = await startEmulator({ port: 0 });
     try {
       const r = await login(emu, 'admin@example.test', baseAuthParams({ login_hint: 'admin@example.test' }));
-      const t = await token(emu, {
-        grant_type: 'authorization_code',
-        client_id: CLIENT_ID,
-        client_secret: CLIENT_SECRET,
-        code: r.code,
-        redirect_uri: REDIRECT,
-      });
+      const t = await exchangeCode(emu, r.code);
       const idToken = String(t.body.id_token);
       const accessToken = String(t.body.access_token);
       await fetch(`${emu.issuerUrl}/logout?id_token_hint=${idToken}&redirect=http://127.0.0.1:1/`, {

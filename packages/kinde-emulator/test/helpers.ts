@@ -100,6 +100,21 @@ export async function token(
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** Exchanges an authorization code as the default confidential application (client_secret_post). */
+export function exchangeCode(emu: Emulator, code: string, headers: Record<string, string> = {}) {
+  return token(
+    emu,
+    {
+      grant_type: 'authorization_code',
+      client_id: CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      code,
+      redirect_uri: REDIRECT,
+    },
+    headers,
+  );
+}
+
 export function basic(id: string, secret: string): Record<string, string> {
   const enc = (s: string) => encodeURIComponent(s);
   return { authorization: `Basic ${Buffer.from(`${enc(id)}:${enc(secret)}`).toString('base64')}` };

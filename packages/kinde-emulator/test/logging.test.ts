@@ -1,20 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startEmulator } from '../src/index.js';
-import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, get, login, REDIRECT, token } from './helpers.js';
+import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, exchangeCode, get, login, token } from './helpers.js';
 
 test('logs never contain tokens, codes, secrets or cookie values', async () => {
   const lines: string[] = [];
   const emu = await startEmulator({ logger: { level: 'trace', stream: { write: (m) => lines.push(m) } } });
   try {
     const r = await login(emu, 'admin@example.test', baseAuthParams({ login_hint: 'admin@example.test' }));
-    const t = await token(emu, {
-      grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      code: r.code,
-      redirect_uri: REDIRECT,
-    });
+    const t = await exchangeCode(emu, r.code);
     const rt = await token(emu, {
       grant_type: 'refresh_token',
       refresh_token: String(t.body.refresh_token),

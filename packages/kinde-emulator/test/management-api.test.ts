@@ -11,7 +11,7 @@ import {
   type Emulator,
   startEmulator,
 } from '../src/index.js';
-import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, login, REDIRECT, token } from './helpers.js';
+import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, exchangeCode, login, token } from './helpers.js';
 import { overTrustedHttps } from './trusted-https.js';
 
 // @kinde/management-api-js prefixes any domain without "https://" with it, so it only talks https.
@@ -76,13 +76,7 @@ function managementSuite(dir: string): void {
 
   async function signIn(email: string, orgCode?: string) {
     const r = await login(emu, email, baseAuthParams(orgCode ? { org_code: orgCode } : {}));
-    const res = await token(emu, {
-      grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      code: r.code,
-      redirect_uri: REDIRECT,
-    });
+    const res = await exchangeCode(emu, r.code);
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return {
       access: String(res.body.access_token),

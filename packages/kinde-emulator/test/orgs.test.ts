@@ -2,18 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { defaultDirectory, type Emulator, startEmulator } from '../src/index.js';
-import {
-  authUrl,
-  baseAuthParams,
-  CLIENT_ID,
-  CLIENT_SECRET,
-  get,
-  login,
-  parseLoginPage,
-  postForm,
-  REDIRECT,
-  token,
-} from './helpers.js';
+import { authUrl, baseAuthParams, exchangeCode, get, login, parseLoginPage, postForm } from './helpers.js';
 
 let emu: Emulator;
 before(async () => {
@@ -25,13 +14,7 @@ before(async () => {
 after(() => emu.close());
 
 async function exchange(code: string) {
-  const res = await token(emu, {
-    grant_type: 'authorization_code',
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    code,
-    redirect_uri: REDIRECT,
-  });
+  const res = await exchangeCode(emu, code);
   assert.equal(res.status, 200);
   return { at: decodeJwt(String(res.body.access_token)), id: decodeJwt(String(res.body.id_token)) };
 }

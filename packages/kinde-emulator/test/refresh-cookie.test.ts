@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { defaultDirectory, type Emulator, startEmulator } from '../src/index.js';
-import { baseAuthParams, CLIENT_ID, CLIENT_SECRET, get, login, REDIRECT, token } from './helpers.js';
+import { baseAuthParams, CLIENT_ID, exchangeCode, get, login, token } from './helpers.js';
 
 // What js-utils sends from a page on a custom domain: Origin of the app, no refresh_token, cookies.
 const ORIGIN = 'http://127.0.0.1:3999';
@@ -36,17 +36,7 @@ function cookieValue(line: string | undefined): string {
 /** Logs in as the plain user and exchanges the code as a page on ORIGIN would (PKCE-less, with secret). */
 async function signIn(origin: string | null = ORIGIN) {
   const r = await login(emu, 'user@example.test', baseAuthParams());
-  const res = await token(
-    emu,
-    {
-      grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      code: r.code,
-      redirect_uri: REDIRECT,
-    },
-    origin ? { origin } : {},
-  );
+  const res = await exchangeCode(emu, r.code, origin ? { origin } : {});
   assert.equal(res.status, 200);
   return { res, sso: r.cookie ?? '' };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { type Emulator, startEmulator } from '../src/index.js';
-import { baseAuthParams, basic, CLIENT_ID, CLIENT_SECRET, login, REDIRECT, token } from './helpers.js';
+import { baseAuthParams, basic, CLIENT_ID, CLIENT_SECRET, exchangeCode, login, token } from './helpers.js';
 
 let emu: Emulator;
 before(async () => {
@@ -12,13 +12,7 @@ after(() => emu.close());
 
 async function tokens(scope = 'openid profile email offline') {
   const r = await login(emu, 'user@example.test', baseAuthParams({ scope }));
-  const res = await token(emu, {
-    grant_type: 'authorization_code',
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    code: r.code,
-    redirect_uri: REDIRECT,
-  });
+  const res = await exchangeCode(emu, r.code);
   assert.equal(res.status, 200);
   return res.body;
 }
@@ -123,13 +117,7 @@ test('reuseAccessTokenOnRefresh: like Kinde, a refresh returns the unexpired acc
   const kindeLike = await startEmulator({ reuseAccessTokenOnRefresh: true, accessTokenTtl: 100 });
   try {
     const r = await login(kindeLike, 'user@example.test', baseAuthParams());
-    const first = await token(kindeLike, {
-      grant_type: 'authorization_code',
-      client_id: CLIENT_ID,
-      client_secret: CLIENT_SECRET,
-      code: r.code,
-      redirect_uri: REDIRECT,
-    });
+    const first = await exchangeCode(kindeLike, r.code);
     kindeLike.clock.advance(30);
     const refresh = (rt: unknown) =>
       token(kindeLike, { grant_type: 'refresh_token', refresh_token: String(rt), client_id: CLIENT_ID });

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Emulator, startEmulator } from '../src/index.js';
-import { authUrl, baseAuthParams, CLIENT_ID, CLIENT_SECRET, get, login, REDIRECT, token } from './helpers.js';
+import {
+  authUrl,
+  baseAuthParams,
+  CLIENT_ID,
+  CLIENT_SECRET,
+  exchangeCode,
+  get,
+  login,
+  REDIRECT,
+  token,
+} from './helpers.js';
 
 let emu: Emulator;
 before(async () => {
@@ -11,13 +21,7 @@ after(() => emu.close());
 
 async function accessToken(email: string): Promise<string> {
   const r = await login(emu, email, baseAuthParams());
-  const res = await token(emu, {
-    grant_type: 'authorization_code',
-    client_id: CLIENT_ID,
-    client_secret: CLIENT_SECRET,
-    code: r.code,
-    redirect_uri: REDIRECT,
-  });
+  const res = await exchangeCode(emu, r.code);
   return String(res.body.access_token);
 }
 

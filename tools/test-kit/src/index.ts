@@ -146,4 +146,22 @@ export async function login(
   if (page.status !== 200) throw new Error(`expected the login page, got ${page.status} at ${page.url}`);
   return [...hops, ...(await pickUser(client, page, email))];
 }
+
+/**
+ * Waits until `check` answers true, checking again `pollMs` after each answer (0: at the next turn
+ * of the event loop); fails once `boundMs` have passed. Answers how many milliseconds it took, for
+ * a test to report the bound it saw.
+ */
+export async function within(
+  boundMs: number,
+  check: () => boolean | Promise<boolean>,
+  pollMs = 0,
+): Promise<number> {
+  const start = performance.now();
+  while (!(await check())) {
+    if (performance.now() - start > boundMs) throw new Error(`not within ${boundMs} ms`);
+    await new Promise((resolve) => (pollMs > 0 ? setTimeout(resolve, pollMs) : setImmediate(resolve)));
+  }
+  return performance.now() - start;
+}
 export { artifactsDir, CHROMIUM, CHROMIUM_FLAGS, chromiumMissing, launchChromium } from './chromium.js';

@@ -5,7 +5,7 @@ import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './l
 import { listenCache } from './postgres-cache.js';
 import { type PostgresTableOptions, postgresSql } from './postgres-sql.js';
 import { randomId } from './record.js';
-import type { SessionStore, StoreEntry } from './store.js';
+import type { SharedSessionStore, StoreEntry } from './store.js';
 
 /**
  * What the store needs of a `pg.Pool`: your own pool (`new pg.Pool(…)`) fits. Typed loosely here so
@@ -52,24 +52,12 @@ export interface PostgresSessionStoreOptions extends PostgresTableOptions {
   sweepBatch?: number;
 }
 
-/** The PostgreSQL store: a {@link SessionStore} with leases (`lock`), `replace`, and a few facts. */
-export interface PostgresSessionStore<T extends object = object> extends SessionStore<T> {
+/** The PostgreSQL store: a {@link SharedSessionStore} in a table, invalidated through `LISTEN`/`NOTIFY`. */
+export interface PostgresSessionStore<T extends object = object> extends SharedSessionStore<T> {
   /** The pool the store queries through. */
   readonly pool: PostgresPool;
-  /** Whether the local cache is in use right now (listening and heard from), and its size. */
-  readonly cache: { readonly usable: boolean; readonly size: number } | undefined;
-  /** Resolves once the tables exist (and, with the cache, the channel is listened to); rejects when the database cannot be reached. */
-  ready(): Promise<void>;
-  set(id: string, value: T, ttlMs: number): Promise<void>;
-  touch(id: string, ttlMs: number): Promise<void>;
-  delete(id: string): Promise<boolean>;
-  replace(id: string, value: T, ttlMs: number): Promise<boolean>;
-  lock(id: string, ttlMs: number): Promise<string | undefined>;
-  unlock(id: string, token: string): Promise<void>;
   /** Deletes expired rows now, in bounded batches; answers how many. */
   sweep(): Promise<number>;
-  /** Stops the timers and the listener; ends the pool when the store made it. */
-  close(): Promise<void>;
 }
 
 /**

@@ -61,18 +61,24 @@ function text(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-/** Reads the user from verified ID-token claims, the way Kinde's SDKs do. */
-export function userFromClaims(idClaims: Claims): KindeUser {
+/**
+ * Reads the user from verified claims, the way Kinde's SDKs do: an ID token's for a session, or a
+ * bearer access token's (where Kinde puts `email` and the names only when configured to).
+ */
+export function userFromClaims(claims: Claims): KindeUser {
   return {
-    id: String(idClaims.sub),
-    email: text(idClaims.email),
-    given_name: text(idClaims.given_name),
-    family_name: text(idClaims.family_name),
-    picture: text(idClaims.picture),
+    id: String(claims.sub),
+    email: text(claims.email),
+    given_name: text(claims.given_name),
+    family_name: text(claims.family_name),
+    picture: text(claims.picture),
   };
 }
 
-/** A random id with 256 bits of entropy, URL- and cookie-safe. */
+/**
+ * A random value with 256 bits of entropy, URL- and cookie-safe: session ids, login state and
+ * nonce, lease tokens, and the ephemeral development session secret.
+ */
 export function randomId(): string {
   return Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('base64url');
 }

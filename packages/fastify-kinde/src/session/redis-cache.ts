@@ -1,9 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createLocalCache, type LocalCache, type LocalCacheOptions } from './local-cache.js';
 
-/** Options of the in-process read cache of `redisSessionStore`. */
-export type RedisLocalCacheOptions = LocalCacheOptions;
-
 const noop = () => {};
 
 /**
@@ -15,7 +12,7 @@ export function localCache<T>(
   client: Redis,
   channel: string,
   timeoutMs: number,
-  options: Required<RedisLocalCacheOptions>,
+  options: Required<LocalCacheOptions>,
 ): LocalCache<T> {
   const cache = createLocalCache<T>(options);
   let closed = false;

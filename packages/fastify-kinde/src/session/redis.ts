@@ -1,10 +1,30 @@
 import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
 import { KindeAuthError } from '../errors.js';
-import { localCacheSettings, positiveInteger } from './local-cache.js';
+import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './local-cache.js';
 import { randomId } from './record.js';
-import { localCache, type RedisLocalCacheOptions } from './redis-cache.js';
-import type { SessionStore, StoreEntry } from './store.js';
+import { localCache } from './redis-cache.js';
+import type { SharedSessionStore, StoreEntry } from './store.js';
+
+/**
+ * The client a Redis store talks through: an ioredis 5 `Redis` (standalone or Sentinel) or `Cluster`
+ * fits as it is. Declared here by the few members the store's types name, so that this package's
+ * types never import ioredis's (an optional peer dependency). Keep your own reference, typed by
+ * ioredis, for other commands.
+ */
+export interface RedisClient {
+  /** ioredis's connection status: `wait`, `connecting`, `ready`, `close`, `end`, … */
+  readonly status: string;
+  defineCommand(name: string, definition: { lua: string; numberOfKeys?: number }): void;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+/**
+ * Options of the in-process read cache of `redisSessionStore`. Declared here, not beside the cache,
+ * so that this module's types never import ioredis's.
+ */
+export type RedisLocalCacheOptions = LocalCacheOptions;
 
 /** Options of {@link redisSessionStore}. */
 export interface RedisSessionStoreOptions {
@@ -15,7 +35,7 @@ export interface RedisSessionStoreOptions {
    * `enableOfflineQueue: false` and a `commandTimeout` so that an outage fails fast; the store
    * bounds its own calls by `commandTimeoutMs` either way.
    */
-  client?: Redis | Cluster;
+  client?: RedisClient;
   /** Prepended to every key and to the invalidation channel. Default `kinde:`. */
   prefix?: string;
   /**
@@ -30,22 +50,10 @@ export interface RedisSessionStoreOptions {
   commandTimeoutMs?: number;
 }
 
-/** The Redis store: a {@link SessionStore} with leases (`lock`), `replace`, and a few facts. */
-export interface RedisSessionStore<T extends object = object> extends SessionStore<T> {
-  /** The ioredis client the store talks through. */
-  readonly client: Redis | Cluster;
-  /** Whether the local cache is in use right now (subscribed and heard from), and its size. */
-  readonly cache: { readonly usable: boolean; readonly size: number } | undefined;
-  /** Resolves when Redis answered once (and, with the cache, the invalidation channel is subscribed). */
-  ready(): Promise<void>;
-  set(id: string, value: T, ttlMs: number): Promise<void>;
-  touch(id: string, ttlMs: number): Promise<void>;
-  delete(id: string): Promise<boolean>;
-  replace(id: string, value: T, ttlMs: number): Promise<boolean>;
-  lock(id: string, ttlMs: number): Promise<string | undefined>;
-  unlock(id: string, token: string): Promise<void>;
-  /** Stops the heartbeat and the subscription; quits the client when the store made it. */
-  close(): Promise<void>;
+/** The Redis store: a {@link SharedSessionStore} on keys with `PX` TTLs, invalidated through pub/sub. */
+export interface RedisSessionStore<T extends object = object> extends SharedSessionStore<T> {
+  /** The ioredis client the store talks through (yours, or the one it made). */
+  readonly client: RedisClient;
 }
 
 // One round trip each; the write and its invalidation message are one atomic step.
@@ -87,8 +95,6 @@ interface Scripted {
 }
 
 const noop = () => {};
-
-export type { RedisLocalCacheOptions };
 
 /** ioredis, loaded when a Redis store makes its own client: it is an optional peer dependency. */
 function loadIoredis(): typeof import('ioredis') {
@@ -148,7 +154,9 @@ export function redisSessionStore<T extends object = object>(
   const timeoutMs = positiveInteger(options.commandTimeoutMs ?? 1_000, 'commandTimeoutMs');
   const localCacheOption = options.localCache === true ? {} : options.localCache || undefined;
   const cacheOptions = localCacheOption && localCacheSettings(localCacheOption);
-  const client = options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs);
+  const client = (options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs)) as
+    | Redis
+    | Cluster;
   if (cacheOptions !== undefined && (client as Cluster).isCluster === true) {
     throw new TypeError('"localCache" needs a standalone or Sentinel client, not a Cluster');
   }

@@ -61,3 +61,23 @@ export interface SessionStore<T extends object = object> {
   /** Gives the lease back, only when `token` still holds it. */
   unlock?(id: string, token: string): MaybePromise<void>;
 }
+
+/**
+ * A store that many instances share over the network (Redis, PostgreSQL): every call but `get`
+ * (which a local cache answers without a promise) answers a promise, and it has leases (`lock`/`unlock`), `replace`, a readiness check and an optional
+ * in-process read cache kept exact by the server's invalidation messages.
+ */
+export interface SharedSessionStore<T extends object = object> extends SessionStore<T> {
+  /** Whether the local cache is in use right now (its invalidation channel is up and heard from), and its size. */
+  readonly cache: { readonly usable: boolean; readonly size: number } | undefined;
+  /** Resolves once the server answered (and, with the cache, its invalidation channel is up); rejects when it cannot be reached. */
+  ready(): Promise<void>;
+  set(id: string, value: T, ttlMs: number): Promise<void>;
+  touch(id: string, ttlMs: number): Promise<void>;
+  delete(id: string): Promise<boolean>;
+  replace(id: string, value: T, ttlMs: number): Promise<boolean>;
+  lock(id: string, ttlMs: number): Promise<string | undefined>;
+  unlock(id: string, token: string): Promise<void>;
+  /** Stops the timers and the cache's channel; closes the client or pool only when the store made it. */
+  close(): Promise<void>;
+}

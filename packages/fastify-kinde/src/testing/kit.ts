@@ -68,6 +68,7 @@ export class KindeTestKit {
   private readonly siteUrl: string;
   private closed = false;
 
+  /** Made by `startKindeTest` or `connectKindeTest`; not meant to be constructed directly. */
   constructor(init: KitInit) {
     this.provider = init.provider;
     this.client = init.client;

@@ -1,8 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { fromLoopback } from '../exposure.js';
 import { errorPage, sendPage } from '../pages.js';
-
-const LOOPBACK_IPS = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** True for the dashboard's paths: `/` and `/dashboard/...`. */
 export function isDashboardPath(url: string): boolean {
@@ -45,7 +44,7 @@ export function newCsrfToken(): string {
 /** Refuses non-loopback callers (the dashboard can sign in as anyone) and forged form posts. */
 export function dashboardGuard(app: FastifyInstance, token: string): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (!LOOPBACK_IPS.has(request.socket.remoteAddress ?? '')) {
+    if (!fromLoopback(request)) {
       return sendPage(reply, 403, errorPage('Forbidden', 'The dashboard answers loopback callers only.'));
     }
   });

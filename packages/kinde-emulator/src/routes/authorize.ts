@@ -109,14 +109,14 @@ function handleAuthorize(
   if (req.prompt.includes('none')) {
     if (!sso || forceLogin) throw new RedirectError('login_required', 'User authentication is required');
   }
-  let user = sso && !forceLogin ? findUser(ctx.directory, sso.session.userId) : undefined;
-  let authTime = sso?.session.authTime ?? ctx.clock.now();
+  let user = sso && !forceLogin ? findUser(ctx.directory, sso.userId) : undefined;
+  let authTime = sso?.authTime ?? ctx.clock.now();
   if (!user && ctx.headlessLogin && req.loginHint) {
     user = findUser(ctx.directory, req.loginHint.replace(/^email:/, ''));
     authTime = ctx.clock.now();
   }
   if (user) {
-    let org = req.isCreateOrg ? createOrgFor(ctx, req, user) : chooseOrg(req, user, sso?.session.orgCode);
+    let org = req.isCreateOrg ? createOrgFor(ctx, req, user) : chooseOrg(req, user, sso?.orgCode);
     if (org === 'pick') org = user.organizations[0]?.orgCode;
     return completeLogin(ctx, request, reply, req, user, org, authTime);
   }

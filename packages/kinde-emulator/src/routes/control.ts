@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { EmulatorContext, FailureTarget } from '../context.js';
 import type { EmulatorControl, TokenFailureOptions } from '../control.js';
+import { fromLoopback } from '../exposure.js';
 import { DirectoryError } from '../validate.js';
-
-const LOOPBACK_IPS = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 function bad(reply: FastifyReply, message: string, field?: string): FastifyReply {
   return reply
@@ -16,10 +15,23 @@ function body(request: FastifyRequest): Record<string, unknown> {
   return b && typeof b === 'object' && !Array.isArray(b) ? (b as Record<string, unknown>) : {};
 }
 
+/** A handler that applies the request body to the directory: 400 naming the field when it is invalid. */
+function directoryWrite(apply: (body: unknown) => void) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      apply(request.body);
+    } catch (err) {
+      if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
+      throw err;
+    }
+    return { ok: true };
+  };
+}
+
 /** Refuses non-loopback callers, and mutations that are not JSON (so a web page cannot forge them). */
 export function guard(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
-    if (!LOOPBACK_IPS.has(request.socket.remoteAddress ?? '')) {
+    if (!fromLoopback(request)) {
       return reply.code(403).send({ error: 'forbidden', error_description: 'Test control is loopback-only' });
     }
     const type = request.headers['content-type'] ?? '';
@@ -89,24 +101,14 @@ export function controlRoutes(app: FastifyInstance, ctx: EmulatorContext, contro
       scope.post('/keys/prepare', async () => ({ kid: (await control.prepareKeyRotation()).kid }));
       scope.post('/keys/rotate', async () => ({ kid: (await control.rotateKeys()).kid }));
       scope.get('/directory', async () => redactedDirectory(ctx));
-      scope.put('/directory', async (request, reply) => {
-        try {
-          control.setDirectory(request.body);
-        } catch (err) {
-          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
-          throw err;
-        }
-        return { ok: true };
-      });
-      scope.patch('/directory', async (request, reply) => {
-        try {
-          control.mergeDirectory(request.body);
-        } catch (err) {
-          if (err instanceof DirectoryError) return bad(reply, err.message, err.field);
-          throw err;
-        }
-        return { ok: true };
-      });
+      scope.put(
+        '/directory',
+        directoryWrite((body) => control.setDirectory(body)),
+      );
+      scope.patch(
+        '/directory',
+        directoryWrite((body) => control.mergeDirectory(body)),
+      );
       scope.post('/reset', async () => {
         control.reset();
         return { ok: true };

@@ -15,8 +15,7 @@ import { asParams, type Params, param } from '../http.js';
 import { loginPage, orgPickerPage, sendPage } from '../pages.js';
 import type { AuthRequest } from '../store.js';
 import type { User } from '../types.js';
-
-const EMAIL = /^[^\s@<>"]+@[^\s@<>"]+\.[^\s@<>"]+$/;
+import { EMAIL_PATTERN } from '../validate.js';
 
 function field(body: Params, name: string): string | undefined {
   try {
@@ -62,7 +61,8 @@ function pickedUser(ctx: EmulatorContext, body: Params): User | string {
   if (userId) return findUser(ctx.directory, userId) ?? 'That user no longer exists. Pick another one.';
   const email = field(body, 'email')?.trim();
   if (!email) return 'Pick a user or enter an email address.';
-  if (email.length > 254 || !EMAIL.test(email)) return 'Enter a valid email address, like name@example.test.';
+  if (email.length > 254 || !EMAIL_PATTERN.test(email))
+    return 'Enter a valid email address, like name@example.test.';
   return (
     findUser(ctx.directory, email) ??
     createUser(ctx, email, field(body, 'given_name'), field(body, 'family_name'))

@@ -122,8 +122,8 @@ export function roleData(role: Role): Record<string, unknown> {
 }
 
 /** `data` of permission.created / permission.updated. */
-export function permissionData(key: string, name = key): Record<string, unknown> {
-  return { permission: { description: '', id: permissionId(key), key, name } };
+export function permissionData(key: string): Record<string, unknown> {
+  return { permission: { description: '', id: permissionId(key), key, name: key } };
 }
 
 /** What a hand-fired event is about; unset parts default to the directory's first entry. */
