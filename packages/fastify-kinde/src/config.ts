@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
+import { compileAllowList } from './return-to.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
 import type { AuthEvent } from './telemetry.js';
@@ -42,6 +43,20 @@ export interface KindeOptions {
   postLoginRedirectUrl?: string;
   /** `KINDE_POST_LOGOUT_REDIRECT_URL`: where the provider sends the browser after logout. Default the site URL. */
   postLogoutRedirectUrl?: string;
+  /**
+   * `KINDE_POST_LOGIN_ALLOWED_URL_REGEX` (the Next.js SDK's name): absolute URLs of other origins a
+   * login's `post_login_redirect_url`/`returnTo` may name. Matched against the whole normalised URL
+   * (anchored). Without it only paths of this site are kept.
+   */
+  postLoginAllowedUrlRegex?: string;
+  /**
+   * `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`: absolute URLs of other origins a logout's
+   * `post_logout_redirect_url` may name (anchored, whole normalised URL). Kinde itself also checks
+   * the application's "Allowed logout redirect URLs".
+   */
+  postLogoutAllowedUrlRegex?: string;
+  /** Guard every route of the app (README "Protecting pages"): all but `publicPaths` need a signed-in caller. */
+  protect?: KindeProtectOptions;
   /** `KINDE_AUDIENCE`: API audience(s) to request; access tokens must then carry it. Space-separated in the variable. */
   audience?: string | string[];
   /** `KINDE_SCOPE`. Default `openid profile email offline`. */
@@ -85,6 +100,17 @@ export interface KindeOptions {
   healthProbeTtl?: number;
 }
 
+/** The app-wide guard: every route needs a signed-in caller except the public ones. */
+export interface KindeProtectOptions {
+  /**
+   * Routes open to anyone, by the path they were declared with (`'/'`, `'/health'`, `'/items/:id'`),
+   * or a folder and everything under it (`'/static/*'`). The auth routes are always open.
+   */
+  publicPaths?: string[];
+  /** Signed-out browsers asking for a page go to login and come back (see `requireAuth({ redirect })`). Default true. */
+  redirect?: boolean;
+}
+
 /** The validated configuration: every value present and checked. */
 export interface KindeConfig {
   issuerUrl: string;
@@ -94,6 +120,12 @@ export interface KindeConfig {
   secureCookies: boolean;
   postLoginRedirectUrl: string;
   postLogoutRedirectUrl: string;
+  /** The anchored `KINDE_POST_LOGIN_ALLOWED_URL_REGEX`, when set. */
+  postLoginAllowedUrls: RegExp | undefined;
+  /** The anchored `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`, when set. */
+  postLogoutAllowedUrls: RegExp | undefined;
+  /** The app-wide guard, when asked for. */
+  protect: { publicPaths: string[]; redirect: boolean } | undefined;
   audience: string[];
   scope: string;
   sessionSecrets: string[];
@@ -195,6 +227,34 @@ function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoute
       fail(`"routes.${key}" must be a path starting with "/"`);
   }
   return merged;
+}
+
+/** A public path: `/x/y`, `/items/:id`, or a folder `/static/*`; nothing a router would read otherwise. */
+const PUBLIC_PATH = /^\/(?:[A-Za-z0-9._~:@!$&'()+,;=-]+\/)*(?:[A-Za-z0-9._~:@!$&'()+,;=-]+|\*)?$/;
+
+function resolveProtect(protect: KindeProtectOptions | undefined): KindeConfig['protect'] {
+  if (protect === undefined) return undefined;
+  if (typeof protect !== 'object' || protect === null)
+    fail('"protect" must be an object: { publicPaths, redirect }');
+  const paths = protect.publicPaths ?? [];
+  if (!Array.isArray(paths))
+    fail('"protect.publicPaths" must be a list of paths such as "/", "/health" or "/static/*"');
+  for (const path of paths) {
+    const segments = typeof path === 'string' ? path.split('/') : [];
+    if (
+      typeof path !== 'string' ||
+      !PUBLIC_PATH.test(path) ||
+      segments.some((s) => s === '.' || s === '..') ||
+      (path !== '/' && path.endsWith('/'))
+    ) {
+      fail(
+        `"protect.publicPaths": "${String(path)}" is not a route path; give a path as routes declare it ("/health", "/items/:id") or a folder ending in "/*" ("/static/*"), without a trailing slash, dot segments, "%" escapes or a query`,
+      );
+    }
+  }
+  if (protect.redirect !== undefined && typeof protect.redirect !== 'boolean')
+    fail('"protect.redirect" must be true or false');
+  return { publicPaths: [...paths], redirect: protect.redirect ?? true };
 }
 
 function redisStore(env: Record<string, string | undefined>): BuiltInStore {
@@ -303,6 +363,9 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     'an allowed logout redirect URL of your application',
   );
 
+  const loginRegex = options.postLoginAllowedUrlRegex ?? env.KINDE_POST_LOGIN_ALLOWED_URL_REGEX;
+  const logoutRegex = options.postLogoutAllowedUrlRegex ?? env.KINDE_POST_LOGOUT_ALLOWED_URL_REGEX;
+
   const audienceRaw = options.audience ?? env.KINDE_AUDIENCE?.split(/[\s,]+/);
   const audience = (Array.isArray(audienceRaw) ? audienceRaw : audienceRaw ? [audienceRaw] : []).filter(
     Boolean,
@@ -323,6 +386,16 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     secureCookies: siteUrl.protocol === 'https:',
     postLoginRedirectUrl,
     postLogoutRedirectUrl,
+    postLoginAllowedUrls: loginRegex
+      ? compileAllowList(loginRegex, 'KINDE_POST_LOGIN_ALLOWED_URL_REGEX (option "postLoginAllowedUrlRegex")')
+      : undefined,
+    postLogoutAllowedUrls: logoutRegex
+      ? compileAllowList(
+          logoutRegex,
+          'KINDE_POST_LOGOUT_ALLOWED_URL_REGEX (option "postLogoutAllowedUrlRegex")',
+        )
+      : undefined,
+    protect: resolveProtect(options.protect),
     audience,
     scope,
     sessionSecrets: secrets,

@@ -14,9 +14,10 @@ import {
 import { type CacheCounters, createHealth, type KindeHealth } from './health.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
+import { protectHook } from './protect.js';
 import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
-import { enforceRouteOption } from './route-option.js';
+import { enforceRouteOption, refuseUnprotected } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
@@ -175,6 +176,16 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
         audit.emit({ type: 'bearer.refused', reason, detail }, request),
     }),
   );
+
+  if (config.protect) {
+    const alwaysOpen = [
+      ...Object.values(config.routes),
+      ...(options.webhooks ? [options.webhooks.path] : []),
+    ];
+    const protect = protectHook(config.protect, alwaysOpen);
+    app.addHook('onRequest', protect);
+    refuseUnprotected(app, protect.guards);
+  }
 
   const permissions = new Set<string>();
   enforceRouteOption(app, (route) => {

@@ -25,6 +25,8 @@ interface DeclaredRoute {
 
 interface Ledger {
   routes: DeclaredRoute[];
+  /** Every route declared on the app, for the `protect` option. */
+  all: DeclaredRoute[];
   /** Route options objects whose requests run the plugin's credential hook. */
   covered: WeakSet<RouteOptions>;
 }
@@ -87,10 +89,11 @@ function refuseUncovered(ledger: Ledger): void {
 }
 
 function watch(app: FastifyInstance): void {
-  const ledger: Ledger = { routes: [], covered: new WeakSet() };
+  const ledger: Ledger = { routes: [], all: [], covered: new WeakSet() };
   Object.defineProperty(app, LEDGER, { value: ledger });
   app.addHook('onRoute', function (this: FastifyInstance, route) {
     if (guardDeclaredRoute(route)) ledger.routes.push({ route, instance: this });
+    ledger.all.push({ route, instance: this });
   });
   app.addHook('onReady', (done) => {
     try {
@@ -116,7 +119,7 @@ export function enforceRouteOption(app: FastifyInstance, onRoute: (route: RouteO
   const ledger = (app as unknown as { [LEDGER]?: Ledger })[LEDGER];
   // Routes already declared on this very instance run its hooks, whenever those were added.
   if (ledger !== undefined) {
-    for (const d of ledger.routes) if (d.instance === app) ledger.covered.add(d.route);
+    for (const d of ledger.all) if (d.instance === app) ledger.covered.add(d.route);
   }
   app.addHook('onRoute', (route) => {
     guardDeclaredRoute(route);
@@ -142,4 +145,33 @@ function lateGuard(request: FastifyRequest, reply: Parameters<KindeGuard>[1], do
     lateGuards.set(config, guard);
   }
   guard(request, reply, done);
+}
+
+/**
+ * For the `protect` option: refuses to start an app where a route it would guard is out of reach
+ * of the plugin's hooks (declared in a context made before the plugin was registered), since that
+ * route would answer anyone. `guards(url, config)` says whether the option guards a route.
+ */
+export function refuseUnprotected(
+  app: FastifyInstance,
+  guards: (url: string, config: unknown) => boolean,
+): void {
+  const ledger = (app as unknown as { [LEDGER]?: Ledger })[LEDGER];
+  if (ledger === undefined) return;
+  app.addHook('onReady', (done) => {
+    const open = ledger.all
+      .filter((d) => !ledger.covered.has(d.route) && guards(d.route.url, d.route.config))
+      .map((d) => describe(d.route));
+    if (open.length === 0) {
+      done();
+      return;
+    }
+    done(
+      new KindeAuthError(
+        'ERR_CONFIG',
+        `"protect" cannot guard route ${[...new Set(open)].join(', ')}: fastify-kinde's hooks do not run for it. ` +
+          'Register fastify-kinde before the plugin that declares the route, in the same or a parent context',
+      ),
+    );
+  });
 }
