@@ -252,3 +252,32 @@ export function decodeReauthState(value: string): ReauthParams {
   const register = params.prompt === 'create' || (record.start_page ?? record.startPage) === 'registration';
   return { params, method: createOrg ? 'create_org' : register ? 'register' : 'login' };
 }
+
+/**
+ * The login route's URL for js-utils' `switchOrg`: `org_code` and `prompt=none`, and `returnTo`.
+ * Throws a `TypeError` for an organization code Kinde would not issue.
+ *
+ * @example
+ * ```ts
+ * switchOrgUrl('/api/auth/login', 'org_acme', { returnTo: '/dashboard' });
+ * // '/api/auth/login?org_code=org_acme&prompt=none&returnTo=%2Fdashboard'
+ * ```
+ */
+export function switchOrgUrl(
+  loginPath: string,
+  orgCode: string,
+  options: { returnTo?: string } = {},
+): string {
+  const rule = FORWARDED.org_code!;
+  if (
+    typeof orgCode !== 'string' ||
+    orgCode.length > rule.maxLength ||
+    !new RegExp(rule.pattern!).test(orgCode)
+  )
+    throw new TypeError(
+      `fastify-kinde: switchOrgUrl: "${String(orgCode).slice(0, 64)}" is not an organization code`,
+    );
+  const query = new URLSearchParams({ org_code: orgCode, prompt: 'none' });
+  if (options.returnTo !== undefined) query.set('returnTo', options.returnTo);
+  return `${loginPath}?${query}`;
+}

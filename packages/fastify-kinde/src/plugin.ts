@@ -12,6 +12,7 @@ import {
   requireRole,
 } from './guards.js';
 import { type CacheCounters, createHealth, type KindeHealth } from './health.js';
+import { switchOrgUrl } from './login-params.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
 import { protectHook } from './protect.js';
@@ -60,6 +61,12 @@ export interface KindeInstance {
    * stats: for the app's own health route. Holds no secret.
    */
   health(): Promise<KindeHealth>;
+  /**
+   * js-utils' `switchOrg`: the login route's URL that moves the signed-in user into organization
+   * `orgCode` without a prompt (`org_code` + `prompt=none`), then lands on `returnTo`. Without a
+   * session at Kinde the user lands on `returnTo` signed out. Redirect the browser to it.
+   */
+  switchOrgUrl(orgCode: string, options?: { returnTo?: string }): string;
 }
 
 declare module 'fastify' {
@@ -214,6 +221,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     revokeUser: async (sub) => users.revoke(subject(sub)),
     sessionsOf: async (sub) => users.list(subject(sub)),
     health,
+    switchOrgUrl: (orgCode, switchOptions) => switchOrgUrl(config.routes.login, orgCode, switchOptions),
   } satisfies KindeInstance);
   if (options.webhooks) {
     registerWebhooks(app, options.webhooks, {
