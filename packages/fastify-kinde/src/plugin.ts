@@ -15,10 +15,10 @@ import { type CacheCounters, createHealth, type KindeHealth } from './health.js'
 import { switchOrgUrl } from './login-params.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
-import { protectHook } from './protect.js';
+import { routeProtection } from './protect.js';
 import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
-import { enforceRouteOption, refuseUnprotected } from './route-option.js';
+import { enforceRouteOption, protectRoutes } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
@@ -189,9 +189,12 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       ...Object.values(config.routes),
       ...(options.webhooks ? [options.webhooks.path] : []),
     ];
-    const protect = protectHook(config.protect, alwaysOpen);
-    app.addHook('onRequest', protect);
-    refuseUnprotected(app, protect.guards);
+    const protection = routeProtection(config.protect, alwaysOpen);
+    const watched = protectRoutes(app, protection.attach, (route) =>
+      protection.guards(route.url, route.config),
+    );
+    // An instance made before this module was loaded was not watched: decide on each request instead.
+    if (!watched) app.addHook('onRequest', protection.hook);
   }
 
   const permissions = new Set<string>();

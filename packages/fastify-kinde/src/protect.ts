@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import { type KindeGuard, requireKinde } from './guards.js';
 
 /** The app-wide guard's settings, validated by `resolveConfig`. */
@@ -9,7 +9,7 @@ export interface ProtectSettings {
 
 /**
  * Whether a route, by the path it was declared with, is open to anyone: an exact public path, or
- * one under a public folder (`/static/*` opens `/static/*`, `/static/:file`, `/static/a/b`).
+ * one under a public folder (`/static/*` opens `/static`, `/static/*`, `/static/:file`, `/static/a/b`).
  * Matching is on the declared route, so whatever a request's path says (`/public/../private`,
  * `%2e%2e`, a trailing slash, another case), the route that answers it decides.
  *
@@ -29,45 +29,57 @@ export function isPublicRoute(url: string, publicPaths: readonly string[]): bool
   return false;
 }
 
+/** The `protect` option at work: which routes it guards, and the guard. */
+export interface RouteProtection {
+  /** Whether the route declared at `url` with `config` needs the guard. */
+  guards(url: unknown, config: unknown): boolean;
+  /** Puts the guard first in a route's `onRequest` hooks when it needs it (once). */
+  attach(route: RouteOptions): void;
+  /** The per-request form, for an instance that was not watched from its creation. */
+  hook(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
+}
+
 /**
- * The `onRequest` hook of the `protect` option: every route not public needs a signed-in caller
- * (`requireAuth`, with `redirect` for pages). Open without asking: the auth routes (`alwaysOpen`),
- * routes whose `config.kinde` is `false`; a route with a `config.kinde` requirement keeps its own
- * guard. A request that matched no route (the 404 handler) is guarded too: fail closed.
+ * The `protect` option: every route not public needs a signed-in caller (`requireAuth`, with
+ * `redirect` for pages). Open without asking: the auth routes (`alwaysOpen`) and routes whose
+ * `config.kinde` is `false`; a route with a `config.kinde` requirement keeps its own guard. The
+ * guard is attached to each route when it is declared, so public routes cost nothing per request.
  *
  * @example
  * ```ts
- * app.addHook('onRequest', protectHook({ publicPaths: ['/'], redirect: true }, ['/api/auth/login']));
+ * const protection = routeProtection({ publicPaths: ['/'], redirect: true }, ['/api/auth/login']);
+ * app.addHook('onRoute', protection.attach);
  * ```
  */
-export function protectHook(settings: ProtectSettings, alwaysOpen: readonly string[]) {
+export function routeProtection(settings: ProtectSettings, alwaysOpen: readonly string[]): RouteProtection {
   const guard: KindeGuard = requireKinde({ redirect: settings.redirect });
   const open = new Set(alwaysOpen);
-  // One decision per route: the route's config object is the same for all its requests.
-  const decided = new WeakMap<object, boolean>();
-  function guarded(config: { url?: unknown; kinde?: unknown } | undefined): boolean {
-    if (config === undefined || config === null) return true;
-    let result = decided.get(config);
-    if (result === undefined) {
-      result = guards(config.url, config);
-      decided.set(config, result);
-    }
-    return result;
-  }
-  /** Whether the route declared at `url` with `config` is guarded by this option. */
   function guards(url: unknown, config: unknown): boolean {
     const kinde = (config as { kinde?: unknown } | undefined)?.kinde;
     if (kinde !== undefined) return false;
     return typeof url !== 'string' || (!open.has(url) && !isPublicRoute(url, settings.publicPaths));
   }
-  return Object.assign(
-    function protect(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-      if (!guarded(request.routeOptions.config as { url?: unknown; kinde?: unknown })) {
-        done();
-        return;
-      }
-      guard(request, reply, done);
+  // One decision per route for the per-request form: a route's config object is shared by its requests.
+  const decided = new WeakMap<object, boolean>();
+  return {
+    guards,
+    attach(route) {
+      if (!guards(route.url, route.config)) return;
+      const existing = route.onRequest;
+      const hooks = existing === undefined ? [] : Array.isArray(existing) ? existing : [existing];
+      // A HEAD route made from a GET one arrives with the GET's hooks, the guard among them.
+      if (hooks.includes(guard)) return;
+      route.onRequest = [guard, ...hooks];
     },
-    { guards },
-  );
+    hook(request, reply, done) {
+      const config = request.routeOptions.config as object | undefined;
+      let guarded = config === undefined ? true : decided.get(config);
+      if (guarded === undefined && config !== undefined) {
+        guarded = guards((config as { url?: unknown }).url, config);
+        decided.set(config, guarded);
+      }
+      if (guarded) guard(request, reply, done);
+      else done();
+    },
+  };
 }

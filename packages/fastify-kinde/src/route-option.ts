@@ -148,19 +148,24 @@ function lateGuard(request: FastifyRequest, reply: Parameters<KindeGuard>[1], do
 }
 
 /**
- * For the `protect` option: refuses to start an app where a route it would guard is out of reach
- * of the plugin's hooks (declared in a context made before the plugin was registered), since that
- * route would answer anyone. `guards(url, config)` says whether the option guards a route.
+ * For the `protect` option: `attach(route)` is called once for every route whose requests run the
+ * plugin's hooks (declared before the plugin on its instance, or after it), in time for Fastify to
+ * take the route's hooks (they are read when the app gets ready). A route out of that reach, which
+ * `guards(route)` says needs the guard, stops the start. Answers false when this instance was not
+ * watched from its creation: the caller must then decide per request.
  */
-export function refuseUnprotected(
+export function protectRoutes(
   app: FastifyInstance,
-  guards: (url: string, config: unknown) => boolean,
-): void {
+  attach: (route: RouteOptions) => void,
+  guards: (route: RouteOptions) => boolean,
+): boolean {
   const ledger = (app as unknown as { [LEDGER]?: Ledger })[LEDGER];
-  if (ledger === undefined) return;
+  if (ledger === undefined) return false;
+  for (const d of ledger.all) if (d.instance === app) attach(d.route);
+  app.addHook('onRoute', attach);
   app.addHook('onReady', (done) => {
     const open = ledger.all
-      .filter((d) => !ledger.covered.has(d.route) && guards(d.route.url, d.route.config))
+      .filter((d) => !ledger.covered.has(d.route) && d.instance !== app && guards(d.route))
       .map((d) => describe(d.route));
     if (open.length === 0) {
       done();
@@ -174,4 +179,5 @@ export function refuseUnprotected(
       ),
     );
   });
+  return true;
 }

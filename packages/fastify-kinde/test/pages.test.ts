@@ -4,7 +4,7 @@ import Fastify from 'fastify';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, HttpClient, launchChromium, pickUser } from 'test-kit';
 import fastifyKinde, { requireAuth } from '../src/index.js';
-import { isPublicRoute } from '../src/protect.js';
+import { isPublicRoute, routeProtection } from '../src/protect.js';
 import { type Rig, SECRET, startRig } from './setup.js';
 
 const ADMIN = 'admin@example.test';
@@ -176,8 +176,8 @@ describe('protect: every route needs a login except the public paths', () => {
       if (answer.status === 200) assert.match(answer.body, /"file"/, path);
       else assert.ok([401, 404].includes(answer.status), `${path}: ${answer.status}`);
     }
-    // An unknown route is guarded too (fail closed): no 404 to a signed-out caller.
-    assert.equal((await ask(client, `${rig.appUrl}/no-such-route`)).status, 401);
+    // A path no route answers is a plain 404: there is nothing behind it to guard.
+    assert.equal((await ask(client, `${rig.appUrl}/no-such-route`)).status, 404);
   });
 
   test('the auth routes stay open, and a login through them works and opens the private routes', async () => {
@@ -193,6 +193,20 @@ describe('protect: every route needs a login except the public paths', () => {
       headers: { 'sec-fetch-site': 'same-origin' },
     });
     assert.equal(out.status, 302, 'logout is open');
+  });
+
+  test('the guard is attached to each protected route once (a HEAD route copies the GET one’s hooks)', () => {
+    const protection = routeProtection({ publicPaths: ['/open'], redirect: true }, ['/api/auth/login']);
+    const route = { url: '/x', method: 'GET', config: {}, handler: () => {} } as never as Parameters<
+      typeof protection.attach
+    >[0];
+    protection.attach(route);
+    const head = { ...route, method: 'HEAD' } as typeof route;
+    protection.attach(head);
+    assert.equal((head.onRequest as unknown[]).length, 1);
+    const open = { url: '/open', method: 'GET', handler: () => {} } as never as typeof route;
+    protection.attach(open);
+    assert.equal(open.onRequest, undefined, 'a public route costs nothing per request');
   });
 
   test('isPublicRoute: exact paths and folders by segment, nothing by prefix', () => {
@@ -250,6 +264,27 @@ describe('protect: bad options and routes it cannot reach', () => {
       await app.ready();
     }, /"protect" cannot guard route GET \/early/);
     await app.close().catch(() => {});
+  });
+
+  test('the per-request form (an instance not watched from its creation) guards the same routes', async () => {
+    const app = Fastify();
+    await app.register(fastifyKinde, { ...base });
+    const protection = routeProtection({ publicPaths: ['/open/*'], redirect: true }, ['/api/auth/login']);
+    app.addHook('onRequest', protection.hook);
+    app.get('/open/:x', () => ({ open: true }));
+    app.get('/closed', () => ({ leaked: true }));
+    app.get('/declared', { config: { kinde: false } }, () => ({ open: true }));
+    assert.equal((await app.inject({ url: '/open/1' })).statusCode, 200);
+    assert.equal((await app.inject({ url: '/open/1' })).statusCode, 200, 'the cached decision');
+    assert.equal((await app.inject({ url: '/declared' })).statusCode, 200);
+    assert.equal((await app.inject({ url: '/closed' })).statusCode, 401);
+    const page = await app.inject({ url: '/closed?a=1', headers: NAVIGATE });
+    assert.equal(page.headers.location, '/api/auth/login?returnTo=%2Fclosed%3Fa%3D1');
+    assert.equal(
+      (await app.inject({ url: '/api/auth/login', headers: { accept: 'application/json' } })).statusCode,
+      503,
+    );
+    await app.close();
   });
 
   test('a route declared before the plugin on the same instance is guarded', async () => {
