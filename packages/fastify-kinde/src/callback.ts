@@ -111,6 +111,8 @@ export function kindeCallback(deps: CallbackDeps) {
       method === 'create_org' ? routes.createOrg : method === 'register' ? routes.register : routes.login;
     const query = new URLSearchParams(restartWith);
     query.delete('post_login_redirect_url');
+    // Anyone can link here: a restart is always interactive, never a silent login the user did not start.
+    if (query.get('prompt') === 'none') query.delete('prompt');
     query.set('returnTo', landing(returnTo ?? restartWith.post_login_redirect_url));
     return reply.header('cache-control', 'no-store').redirect(`${route}?${query}`, 302);
   }

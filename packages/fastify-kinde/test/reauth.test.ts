@@ -86,6 +86,12 @@ describe('re-authentication: an expired sign-in restarts where it left off (reau
       'protocol parameters are remade, not carried',
     );
     assert.equal(restart.searchParams.has('is_create_org'), false);
+    const silent = await client.request(
+      `${rig.appUrl}/api/auth/kinde_callback?${new URLSearchParams({ error: 'login_link_expired', reauth_state: b64({ prompt: 'none', org_code: 'org_x' }) })}`,
+    );
+    const restarted = new URL(silent.location!).searchParams;
+    assert.equal(restarted.has('prompt'), false, 'a restart is never silent');
+    assert.equal(restarted.get('org_code'), 'org_x');
     // A reauth_state without parameters restarts a plain login.
     const bare = await client.request(`${rig.appUrl}/api/auth/kinde_callback?error=login_link_expired`);
     assert.equal(new URL(bare.location!).pathname, '/api/auth/login');
