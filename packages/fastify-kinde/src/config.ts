@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { KindeAuthError } from './errors.js';
+import { type ProtectSettings, resolveProtect } from './protect.js';
 import { compileAllowList } from './return-to.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
@@ -125,7 +126,7 @@ export interface KindeConfig {
   /** The anchored `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`, when set. */
   postLogoutAllowedUrls: RegExp | undefined;
   /** The app-wide guard, when asked for. */
-  protect: { publicPaths: string[]; redirect: boolean } | undefined;
+  protect: ProtectSettings | undefined;
   audience: string[];
   scope: string;
   sessionSecrets: string[];
@@ -227,34 +228,6 @@ function resolveRoutes(routes: Partial<KindeRoutePaths> | undefined): KindeRoute
       fail(`"routes.${key}" must be a path starting with "/"`);
   }
   return merged;
-}
-
-/** A public path: `/x/y`, `/items/:id`, or a folder `/static/*`; nothing a router would read otherwise. */
-const PUBLIC_PATH = /^\/(?:[A-Za-z0-9._~:@!$&'()+,;=-]+\/)*(?:[A-Za-z0-9._~:@!$&'()+,;=-]+|\*)?$/;
-
-function resolveProtect(protect: KindeProtectOptions | undefined): KindeConfig['protect'] {
-  if (protect === undefined) return undefined;
-  if (typeof protect !== 'object' || protect === null)
-    fail('"protect" must be an object: { publicPaths, redirect }');
-  const paths = protect.publicPaths ?? [];
-  if (!Array.isArray(paths))
-    fail('"protect.publicPaths" must be a list of paths such as "/", "/health" or "/static/*"');
-  for (const path of paths) {
-    const segments = typeof path === 'string' ? path.split('/') : [];
-    if (
-      typeof path !== 'string' ||
-      !PUBLIC_PATH.test(path) ||
-      segments.some((s) => s === '.' || s === '..') ||
-      (path !== '/' && path.endsWith('/'))
-    ) {
-      fail(
-        `"protect.publicPaths": "${String(path)}" is not a route path; give a path as routes declare it ("/health", "/items/:id") or a folder ending in "/*" ("/static/*"), without a trailing slash, dot segments, "%" escapes or a query`,
-      );
-    }
-  }
-  if (protect.redirect !== undefined && typeof protect.redirect !== 'boolean')
-    fail('"protect.redirect" must be true or false');
-  return { publicPaths: [...paths], redirect: protect.redirect ?? true };
 }
 
 function redisStore(env: Record<string, string | undefined>): BuiltInStore {

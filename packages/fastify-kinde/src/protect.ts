@@ -1,10 +1,45 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import type { KindeProtectOptions } from './config.js';
+import { KindeAuthError } from './errors.js';
 import { type KindeGuard, requireKinde } from './guards.js';
+
+function fail(message: string): never {
+  throw new KindeAuthError('ERR_CONFIG', message);
+}
 
 /** The app-wide guard's settings, validated by `resolveConfig`. */
 export interface ProtectSettings {
   publicPaths: readonly string[];
   redirect: boolean;
+}
+
+/** A public path: `/x/y`, `/items/:id`, or a folder `/static/*`; nothing a router would read otherwise. */
+const PUBLIC_PATH = /^\/(?:[A-Za-z0-9._~:@!$&'()+,;=-]+\/)*(?:[A-Za-z0-9._~:@!$&'()+,;=-]+|\*)?$/;
+
+/** Validates the `protect` option: `ERR_CONFIG` naming the entry for anything that is not a route path. */
+export function resolveProtect(protect: KindeProtectOptions | undefined): ProtectSettings | undefined {
+  if (protect === undefined) return undefined;
+  if (typeof protect !== 'object' || protect === null)
+    fail('"protect" must be an object: { publicPaths, redirect }');
+  const paths = protect.publicPaths ?? [];
+  if (!Array.isArray(paths))
+    fail('"protect.publicPaths" must be a list of paths such as "/", "/health" or "/static/*"');
+  for (const path of paths) {
+    const segments = typeof path === 'string' ? path.split('/') : [];
+    if (
+      typeof path !== 'string' ||
+      !PUBLIC_PATH.test(path) ||
+      segments.some((s) => s === '.' || s === '..') ||
+      (path !== '/' && path.endsWith('/'))
+    ) {
+      fail(
+        `"protect.publicPaths": "${String(path)}" is not a route path; give a path as routes declare it ("/health", "/items/:id") or a folder ending in "/*" ("/static/*"), without a trailing slash, dot segments, "%" escapes or a query`,
+      );
+    }
+  }
+  if (protect.redirect !== undefined && typeof protect.redirect !== 'boolean')
+    fail('"protect.redirect" must be true or false');
+  return { publicPaths: [...paths], redirect: protect.redirect ?? true };
 }
 
 /**
