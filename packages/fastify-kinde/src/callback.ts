@@ -3,8 +3,9 @@ import type { KindeConfig } from './config.js';
 import { type DebugLog, pathOnly } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { LoginAttempts } from './login-attempts.js';
+import { decodeReauthState } from './login-params.js';
 import type { LoginChecks, OidcClient, ProviderTokens } from './oidc.js';
-import { safeReturnTo } from './return-to.js';
+import { returnToTarget } from './return-to.js';
 import type { SessionManager } from './session/manager.js';
 import type { Claims } from './session/record.js';
 import { type AuditTrail, type LoginMethod, loginChannel, reasonOf, traced } from './telemetry.js';
@@ -20,6 +21,14 @@ export interface CallbackDeps {
   audit?: AuditTrail;
   debug?: DebugLog;
 }
+
+/** The answers of a `prompt=none` login that mean "not signed in there" rather than a failure (OIDC Core 3.1.2.6). */
+const SILENT_LOGIN_ANSWERS = new Set([
+  'login_required',
+  'consent_required',
+  'interaction_required',
+  'account_selection_required',
+]);
 
 /** The raw query string: openid-client checks the parameters itself, exactly as they arrived. */
 function callbackParams(url: string): URLSearchParams {
@@ -82,11 +91,49 @@ export function kindeCallback(deps: CallbackDeps) {
     });
   };
 
+  /** Where a login lands: its checked target, checked again here, where it becomes `Location`. */
+  function landing(returnTo: string | undefined): string {
+    const { postLoginRedirectUrl, siteUrl, postLoginAllowedUrls } = deps.config;
+    return returnToTarget(returnTo, postLoginRedirectUrl, siteUrl, postLoginAllowedUrls);
+  }
+
+  /**
+   * Kinde's `error=login_link_expired&reauth_state=…`: the login restarts on the login route with
+   * the expired login's parameters (checked as any login's) and, when this browser still holds the
+   * attempt, its `returnTo`.
+   */
+  function restart(request: FastifyRequest, reply: FastifyReply, params: URLSearchParams): FastifyReply {
+    let returnTo: string | undefined;
+    try {
+      returnTo = deps.attempts.take(request, reply, params.get('state')).returnTo;
+    } catch {
+      // The attempt is gone (it expires with the link): the restarted login lands on the default.
+    }
+    const reauth = params.get('reauth_state');
+    const { params: restartWith, method } =
+      reauth === null ? { params: {}, method: 'login' as const } : decodeReauthState(reauth);
+    const routes = deps.config.routes;
+    const route =
+      method === 'create_org' ? routes.createOrg : method === 'register' ? routes.register : routes.login;
+    const query = new URLSearchParams(restartWith);
+    query.delete('post_login_redirect_url');
+    // Anyone can link here: a restart is always interactive, never a silent login the user did not start.
+    if (query.get('prompt') === 'none') query.delete('prompt');
+    query.set('returnTo', landing(returnTo ?? restartWith.post_login_redirect_url));
+    return reply.header('cache-control', 'no-store').redirect(`${route}?${query}`, 302);
+  }
+
   async function complete(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const params = callbackParams(request.url);
     const state = params.get('state');
-    const attempt = deps.attempts.take(request, reply, state);
     const providerError = params.get('error');
+    if (providerError === 'login_link_expired') return restart(request, reply, params);
+    const attempt = deps.attempts.take(request, reply, state);
+    if (providerError !== null && attempt.silent && SILENT_LOGIN_ANSWERS.has(providerError)) {
+      // A silent login (`prompt=none`) found no session at the provider: back where it started, signed out.
+      deps.audit?.emit({ type: 'login.refused', reason: 'ERR_PROVIDER_ERROR', providerError }, request);
+      return reply.header('cache-control', 'no-store').redirect(landing(attempt.returnTo), 302);
+    }
     if (providerError !== null) {
       const description = params.get('error_description');
       throw new KindeAuthError(
@@ -115,7 +162,7 @@ export function kindeCallback(deps: CallbackDeps) {
       request,
     );
     // Checked when the login began and sealed since; checked again here, where it becomes `Location`.
-    const location = safeReturnTo(attempt.returnTo, deps.config.postLoginRedirectUrl, deps.config.siteUrl);
+    const location = landing(attempt.returnTo);
     deps.debug?.explain(
       request,
       'callback',

@@ -1,5 +1,7 @@
 import { resolveCookieDomain } from './cookie-domain.js';
 import { KindeAuthError } from './errors.js';
+import { type ProtectSettings, resolveProtect } from './protect.js';
+import { compileAllowList } from './return-to.js';
 import { randomId } from './session/record.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
@@ -47,6 +49,20 @@ export interface KindeOptions {
   postLoginRedirectUrl?: string;
   /** `KINDE_POST_LOGOUT_REDIRECT_URL`: where the provider sends the browser after logout. Default the site URL. */
   postLogoutRedirectUrl?: string;
+  /**
+   * `KINDE_POST_LOGIN_ALLOWED_URL_REGEX` (the Next.js SDK's name): absolute URLs of other origins a
+   * login's `post_login_redirect_url`/`returnTo` may name. Matched against the whole normalised URL
+   * (anchored). Without it only paths of this site are kept.
+   */
+  postLoginAllowedUrlRegex?: string;
+  /**
+   * `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`: absolute URLs of other origins a logout's
+   * `post_logout_redirect_url` may name (anchored, whole normalised URL). Kinde itself also checks
+   * the application's "Allowed logout redirect URLs".
+   */
+  postLogoutAllowedUrlRegex?: string;
+  /** Guard every route of the app (README "Protecting pages"): all but `publicPaths` need a signed-in caller. */
+  protect?: KindeProtectOptions;
   /** `KINDE_AUDIENCE`: API audience(s) to request; access tokens must then carry it. Space-separated in the variable. */
   audience?: string | string[];
   /** `KINDE_SCOPE`. Default `openid profile email offline`. */
@@ -117,6 +133,17 @@ export interface KindeOptions {
   closeIdleConnections?: boolean;
 }
 
+/** The app-wide guard: every route needs a signed-in caller except the public ones. */
+export interface KindeProtectOptions {
+  /**
+   * Routes open to anyone, by the path they were declared with (`'/'`, `'/health'`, `'/items/:id'`),
+   * or a folder and everything under it (`'/static/*'`). The auth routes are always open.
+   */
+  publicPaths?: string[];
+  /** Signed-out browsers asking for a page go to login and come back (see `requireAuth({ redirect })`). Default true. */
+  redirect?: boolean;
+}
+
 /** The validated configuration: every value present and checked. */
 export interface KindeConfig {
   issuerUrl: string;
@@ -128,6 +155,12 @@ export interface KindeConfig {
   cookieDomain: string | undefined;
   postLoginRedirectUrl: string;
   postLogoutRedirectUrl: string;
+  /** The anchored `KINDE_POST_LOGIN_ALLOWED_URL_REGEX`, when set. */
+  postLoginAllowedUrls: RegExp | undefined;
+  /** The anchored `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`, when set. */
+  postLogoutAllowedUrls: RegExp | undefined;
+  /** The app-wide guard, when asked for. */
+  protect: ProtectSettings | undefined;
   audience: string[];
   scope: string;
   sessionSecrets: string[];
@@ -355,6 +388,9 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     'an allowed logout redirect URL of your application',
   );
 
+  const loginRegex = options.postLoginAllowedUrlRegex ?? env.KINDE_POST_LOGIN_ALLOWED_URL_REGEX;
+  const logoutRegex = options.postLogoutAllowedUrlRegex ?? env.KINDE_POST_LOGOUT_ALLOWED_URL_REGEX;
+
   const audienceRaw = options.audience ?? env.KINDE_AUDIENCE?.split(/[\s,]+/);
   const audience = (Array.isArray(audienceRaw) ? audienceRaw : audienceRaw ? [audienceRaw] : []).filter(
     Boolean,
@@ -376,6 +412,16 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     cookieDomain: resolveCookieDomain(options.cookieDomain ?? env.KINDE_COOKIE_DOMAIN, siteUrl),
     postLoginRedirectUrl,
     postLogoutRedirectUrl,
+    postLoginAllowedUrls: loginRegex
+      ? compileAllowList(loginRegex, 'KINDE_POST_LOGIN_ALLOWED_URL_REGEX (option "postLoginAllowedUrlRegex")')
+      : undefined,
+    postLogoutAllowedUrls: logoutRegex
+      ? compileAllowList(
+          logoutRegex,
+          'KINDE_POST_LOGOUT_ALLOWED_URL_REGEX (option "postLogoutAllowedUrlRegex")',
+        )
+      : undefined,
+    protect: resolveProtect(options.protect),
     audience,
     scope,
     sessionSecrets: secrets,

@@ -29,6 +29,12 @@ export interface GuardRequirement {
    * matches them; asked of Kinde's Account API (reused 30 s per session) once every other part passed.
    */
   billingEntitlements?: readonly string[];
+  /**
+   * `true`: a signed-out browser asking for a page (a `GET`/`HEAD` whose `Accept` names
+   * `text/html`, not a script's fetch, no bearer token) goes to the login route and comes back to
+   * this URL after login. API callers still get the 401. Default false.
+   */
+  redirect?: boolean;
 }
 
 /** Marks guard functions so the plugin (and OpenAPI) can tell what a route requires. */
@@ -93,7 +99,7 @@ function refusal(kinde: KindeContext, requirement: GuardRequirement): string | u
 }
 
 const LIST_KEYS = ['permissions', 'anyPermission', 'roles', 'anyRole', 'billingEntitlements'] as const;
-const KNOWN_KEYS = new Set<string>([...LIST_KEYS, 'auth', 'flags', 'org']);
+const KNOWN_KEYS = new Set<string>([...LIST_KEYS, 'auth', 'flags', 'org', 'redirect']);
 
 function blank(value: unknown): boolean {
   return typeof value !== 'string' || value.trim() === '';
@@ -135,6 +141,8 @@ function checkRequirement(requirement: GuardRequirement): void {
         throw new TypeError(`fastify-kinde: flag "${code}" must be wanted as a boolean, string or number`);
     }
   }
+  if (requirement.redirect !== undefined && typeof requirement.redirect !== 'boolean')
+    throw new TypeError('fastify-kinde: "redirect" must be true or false');
   const org = requirement.org;
   if (org !== undefined && org !== true && blank(org))
     throw new TypeError('fastify-kinde: "org" must be true or a non-blank organization code');
@@ -155,6 +163,7 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
     throw new TypeError(`"auth" must be "session", "bearer" or "either"; got "${String(mode)}"`);
   }
   const entitlements = requirement.billingEntitlements;
+  const redirect = requirement.redirect === true && mode !== 'bearer';
   const check = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const kinde = request.kinde;
     if (kinde === null || kinde === undefined) throw new Error(NOT_REGISTERED);
@@ -165,6 +174,15 @@ export function requireKinde(requirement: GuardRequirement = {}): KindeGuard {
       return;
     }
     if (!kinde.isAuthenticated() || (mode !== 'either' && kinde.via !== mode)) {
+      if (redirect && kinde.problem === null && !kinde.isAuthenticated() && wantsPage(request)) {
+        guardRefused(302, 'ERR_NOT_AUTHENTICATED');
+        explainRefusal(request, 302, 'a signed-out browser asked for a page: sent to login');
+        reply
+          .header('cache-control', 'no-store')
+          .header('vary', 'Accept')
+          .redirect(loginLocation(request), 302);
+        return;
+      }
       if (mode !== 'session') reply.header('www-authenticate', challenge(kinde, mode));
       guardRefused(401, kinde.problem === null ? 'ERR_NOT_AUTHENTICATED' : 'ERR_TOKEN_INVALID');
       explainRefusal(request, 401, unauthenticatedBecause(kinde, mode));
@@ -250,6 +268,39 @@ async function missingEntitlement(
   return missing === undefined ? undefined : `Missing billing entitlement: ${missing}`;
 }
 
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * Whether a signed-out caller is a person's browser opening a page, which a login can bring back:
+ * a `GET`/`HEAD` without credentials of its own, whose `Accept` names `text/html`, that a script did
+ * not send (`Sec-Fetch-Mode` other than `navigate`, `X-Requested-With`). Anything else is an API
+ * call and gets the 401 it can act on.
+ */
+export function wantsPage(request: FastifyRequest): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (request.headers.authorization !== undefined) return false;
+  if (!/\btext\/html\b/i.test(header(request, 'accept') ?? '')) return false;
+  const mode = header(request, 'sec-fetch-mode');
+  if (mode !== undefined && mode !== 'navigate') return false;
+  return header(request, 'x-requested-with') === undefined;
+}
+
+/** The longest page URL carried to login as `returnTo` (the login route's own limit). */
+const MAX_RETURN_TO = 2048;
+
+/** The login route with this page as `returnTo` (its path alone when the query makes it too long). */
+function loginLocation(request: FastifyRequest): string {
+  const login = (request.server as { kinde?: { routes?: { login?: string } } }).kinde?.routes?.login;
+  const path = login ?? '/api/auth/login';
+  const url = request.url;
+  const page = url.length <= MAX_RETURN_TO ? url : url.split('?', 1)[0]!;
+  if (page.length > MAX_RETURN_TO) return path;
+  return `${path}?${new URLSearchParams({ returnTo: page })}`;
+}
+
 /** Text safe inside an RFC 7235 quoted string. */
 function quoted(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
@@ -273,10 +324,14 @@ function challenge(kinde: KindeContext, mode: AuthMode): string {
  * ```ts
  * app.get('/', { onRequest: requireAuth() }, () => ({ Hello: 'World' }));
  * app.get('/api/report', { onRequest: requireAuth({ auth: 'bearer' }) }, handler); // machines only
+ * app.get('/dashboard', { onRequest: requireAuth({ redirect: true }) }, page); // browsers go to login
  * ```
  */
-export function requireAuth(options: { auth?: AuthMode } = {}): KindeGuard {
-  return requireKinde(options.auth ? { auth: options.auth } : {});
+export function requireAuth(options: { auth?: AuthMode; redirect?: boolean } = {}): KindeGuard {
+  return requireKinde({
+    ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.redirect === undefined ? {} : { redirect: options.redirect }),
+  });
 }
 
 /** Turns `'a'` or `['a','b']` into a list. */

@@ -22,6 +22,8 @@ export interface LoginAttempt {
   expiresAt: number;
   /** The route that began it (`login`, `register`, `create_org`), for the audit trail. */
   method?: string;
+  /** True for a silent login (`prompt=none`): "not signed in" answers return to `returnTo`. */
+  silent?: boolean;
 }
 
 /** Login attempts bound to the browser that started them, each taken at most once. */
@@ -78,7 +80,8 @@ function seal(key: Buffer, attempt: LoginAttempt): string {
     attempt.codeVerifier,
     attempt.returnTo,
     attempt.expiresAt,
-    ...(attempt.method === undefined ? [] : [attempt.method]),
+    ...(attempt.method === undefined && !attempt.silent ? [] : [attempt.method ?? '']),
+    ...(attempt.silent ? [1] : []),
   ]);
   const body = Buffer.concat([cipher.update(json, 'utf8'), cipher.final()]);
   return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
@@ -86,13 +89,22 @@ function seal(key: Buffer, attempt: LoginAttempt): string {
 
 function decode(json: string): LoginAttempt | undefined {
   const value: unknown = JSON.parse(json);
-  if (!Array.isArray(value) || (value.length !== 5 && value.length !== 6)) return undefined;
-  const [state, nonce, codeVerifier, returnTo, expiresAt, method] = value as unknown[];
+  if (!Array.isArray(value) || value.length < 5 || value.length > 7) return undefined;
+  const [state, nonce, codeVerifier, returnTo, expiresAt, method, silent] = value as unknown[];
   if (typeof state !== 'string' || typeof nonce !== 'string' || typeof codeVerifier !== 'string')
     return undefined;
   if (typeof returnTo !== 'string' || typeof expiresAt !== 'number') return undefined;
   if (method !== undefined && typeof method !== 'string') return undefined;
-  return { state, nonce, codeVerifier, returnTo, expiresAt, ...(method === undefined ? {} : { method }) };
+  if (silent !== undefined && silent !== 1) return undefined;
+  return {
+    state,
+    nonce,
+    codeVerifier,
+    returnTo,
+    expiresAt,
+    ...(method === undefined || method === '' ? {} : { method }),
+    ...(silent === 1 ? { silent: true } : {}),
+  };
 }
 
 /** The attempt sealed in `sealed`, when one of `keys` sealed it; undefined for anything else. */

@@ -3,42 +3,19 @@ import { randomPKCECodeVerifier } from 'openid-client';
 import type { KindeConfig } from './config.js';
 import { type DebugLog, pathOnly } from './debug.js';
 import type { LoginAttempts } from './login-attempts.js';
+import {
+  checkLoginParamNames,
+  decodeReauthState,
+  forwardedParams,
+  type LoginQuery,
+  loginAudiences,
+} from './login-params.js';
 import type { AuthorizeExtras, LoginChecks, OidcClient } from './oidc.js';
-import { safeReturnTo } from './return-to.js';
+import { returnToTarget } from './return-to.js';
 import { randomId } from './session/record.js';
 import { type AuditTrail, type LoginMethod, loginChannel, reasonOf, traced } from './telemetry.js';
 
-const passThrough = { type: 'string', maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$' } as const;
-
-/** The query string of login, register and create_org. */
-export const loginQuery = {
-  type: 'object',
-  properties: {
-    returnTo: {
-      type: 'string',
-      maxLength: 2048,
-      description:
-        'A path on this site to land on after login; anything that would leave the site lands on the default instead',
-    },
-    org_code: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9_:-]+$' },
-    login_hint: passThrough,
-    lang: { type: 'string', maxLength: 35, pattern: '^[A-Za-z0-9-]+$' },
-    audience: passThrough,
-    org_name: passThrough,
-    prompt: { type: 'string', enum: ['login', 'none', 'create', 'select_account'] },
-  },
-} as const;
-
-/** The validated query of {@link loginQuery}. */
-export interface LoginQuery {
-  returnTo?: string;
-  org_code?: string;
-  login_hint?: string;
-  lang?: string;
-  audience?: string;
-  org_name?: string;
-  prompt?: string;
-}
+export { type LoginQuery, loginQuery } from './login-params.js';
 
 /** A login route handler: `extras` are what this route adds to the authorization request. */
 export type StartLogin = (
@@ -89,26 +66,35 @@ export function loginStarter(
     extras: AuthorizeExtras,
     method: LoginMethod,
   ): Promise<FastifyReply> {
-    const q = request.query;
-    const returnTo = safeReturnTo(q.returnTo, config.postLoginRedirectUrl, config.siteUrl);
+    checkLoginParamNames(request.url);
+    // js-utils' reauth_state: the expired login's parameters, under the ones given here.
+    const q: LoginQuery = request.query.reauth_state
+      ? { ...decodeReauthState(request.query.reauth_state).params, ...request.query }
+      : request.query;
+    const returnTo = returnToTarget(
+      q.returnTo ?? q.post_login_redirect_url,
+      config.postLoginRedirectUrl,
+      config.siteUrl,
+      config.postLoginAllowedUrls,
+    );
     const checks: LoginChecks = {
       state: randomId(),
       nonce: randomId(),
       codeVerifier: randomPKCECodeVerifier(),
     };
-    const url = await oidc.authorizationUrl(checks, {
-      org_code: q.org_code,
-      login_hint: q.login_hint,
-      lang: q.lang,
-      prompt: q.prompt,
-      ...(q.audience ? { audience: q.audience } : {}),
-      ...extras,
+    const audience = loginAudiences(config.audience, q.audience);
+    const url = await oidc.authorizationUrl(checks, { ...forwardedParams(q), ...extras }, audience);
+    attempts.begin(request, reply, {
+      ...checks,
+      returnTo,
+      method,
+      ...((extras.prompt ?? q.prompt) === 'none' ? { silent: true } : {}),
     });
-    attempts.begin(request, reply, { ...checks, returnTo, method });
     debug?.explain(request, 'login', 'login started: attempt cookie set, redirecting to the provider', {
       method,
       returnTo: pathOnly(returnTo),
-      ...(q.returnTo !== undefined && returnTo === config.postLoginRedirectUrl && { returnToRefused: true }),
+      ...((q.returnTo ?? q.post_login_redirect_url) !== undefined &&
+        returnTo === config.postLoginRedirectUrl && { returnToRefused: true }),
       orgCode: q.org_code ?? null,
       prompt: extras.prompt ?? q.prompt ?? null,
     });

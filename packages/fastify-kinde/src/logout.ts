@@ -4,6 +4,7 @@ import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
 import { confirmSignOutPage } from './pages.js';
+import { returnToTarget } from './return-to.js';
 import { type RevocationOutcome, revokeSessionTokens } from './revocation.js';
 import type { SessionManager } from './session/manager.js';
 import type { AuditTrail } from './telemetry.js';
@@ -99,7 +100,29 @@ export function logoutHandlers(
       ...revocation,
     });
     reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
-    return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(), status);
+    return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(target(request)), status);
+  }
+
+  /**
+   * Where the provider sends the browser afterwards: `post_logout_redirect_url` (Kinde's name) when
+   * it is a path or URL of this site, or matches `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`; otherwise,
+   * like a bad `returnTo`, the configured `postLogoutRedirectUrl`.
+   */
+  function target(request: FastifyRequest): string {
+    const asked = (request.query as { post_logout_redirect_url?: unknown } | undefined)
+      ?.post_logout_redirect_url;
+    if (typeof asked !== 'string') return config.postLogoutRedirectUrl;
+    const none = '\u0000';
+    const chosen = returnToTarget(asked, none, config.siteUrl, config.postLogoutAllowedUrls);
+    if (chosen === none) return config.postLogoutRedirectUrl;
+    return new URL(chosen, config.siteUrl).href;
+  }
+
+  /** The confirm page posts back to logout, keeping a `post_logout_redirect_url` that passes the checks. */
+  function confirmAction(request: FastifyRequest): string {
+    const redirect = target(request);
+    if (redirect === config.postLogoutRedirectUrl) return config.routes.logout;
+    return `${config.routes.logout}?${new URLSearchParams({ post_logout_redirect_url: redirect })}`;
   }
 
   return {
@@ -119,7 +142,7 @@ export function logoutHandlers(
           "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         )
         .type('text/html; charset=utf-8')
-        .send(confirmSignOutPage(config.routes.logout, config.siteUrl.origin));
+        .send(confirmSignOutPage(confirmAction(request), config.siteUrl.origin));
     },
     async checkOrigin(request: FastifyRequest): Promise<void> {
       if (sameOriginPost(request, config.siteUrl)) return;

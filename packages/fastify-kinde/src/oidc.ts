@@ -26,11 +26,13 @@ export type AuthorizeExtras = Record<string, string | undefined>;
 export interface OidcClient {
   /** Starts discovery early so the first login does not wait; failures are retried on use. */
   warm(): Promise<void>;
-  authorizationUrl(checks: LoginChecks, extras: AuthorizeExtras): Promise<URL>;
+  /** `audience`: the audiences of this login (default the configured ones). */
+  authorizationUrl(checks: LoginChecks, extras: AuthorizeExtras, audience?: readonly string[]): Promise<URL>;
   exchangeCode(callbackQuery: URLSearchParams, checks: LoginChecks): Promise<ProviderTokens>;
   refresh(refreshToken: string): Promise<ProviderTokens>;
   jwksUri(): Promise<URL>;
-  logoutUrl(): string;
+  /** Kinde's `/logout?redirect=`; `redirect` defaults to the configured post-logout URL. */
+  logoutUrl(redirect?: string): string;
   /** Kinde's `/oauth2/v2/user_profile` for an access token. */
   userProfile(accessToken: string): Promise<KindeUserProfile>;
   /**
@@ -172,7 +174,7 @@ export function createOidcClient(config: KindeConfig): OidcClient {
       await discover();
     },
 
-    async authorizationUrl(checks, extras) {
+    async authorizationUrl(checks, extras, audience = config.audience) {
       const oidc = await discover();
       await reachable();
       const params = new URLSearchParams({
@@ -184,8 +186,10 @@ export function createOidcClient(config: KindeConfig): OidcClient {
         code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
         code_challenge_method: 'S256',
       });
-      for (const audience of config.audience) params.append('audience', audience);
-      for (const [key, value] of Object.entries(extras)) if (value !== undefined) params.set(key, value);
+      for (const value of audience) params.append('audience', value);
+      for (const [key, value] of Object.entries(extras)) {
+        if (value !== undefined && key !== 'audience') params.set(key, value);
+      }
       return client.buildAuthorizationUrl(oidc, params);
     },
 
@@ -255,9 +259,9 @@ export function createOidcClient(config: KindeConfig): OidcClient {
       }
     },
 
-    logoutUrl() {
+    logoutUrl(redirect = config.postLogoutRedirectUrl) {
       const url = new URL(`${config.issuerUrl}/logout`);
-      url.searchParams.set('redirect', config.postLogoutRedirectUrl);
+      url.searchParams.set('redirect', redirect);
       return url.href;
     },
   };

@@ -16,12 +16,14 @@ import {
   requireRole,
 } from './guards.js';
 import { type CacheCounters, createHealth, type KindeHealth } from './health.js';
+import { switchOrgUrl } from './login-params.js';
 import { createOidcClient } from './oidc.js';
 import { documentRoute, securitySchemes } from './openapi.js';
+import { routeProtection } from './protect.js';
 import { createRefresher } from './refresh.js';
 import { credentialHook } from './request.js';
 import { revokeSessionTokens } from './revocation.js';
-import { enforceRouteOption } from './route-option.js';
+import { enforceRouteOption, protectRoutes } from './route-option.js';
 import { registerAuthRoutes } from './routes.js';
 import { createSessionManager } from './session/manager.js';
 import { memorySessionStore } from './session/memory.js';
@@ -65,6 +67,12 @@ export interface KindeInstance {
    * stats: for the app's own health route. Holds no secret.
    */
   health(): Promise<KindeHealth>;
+  /**
+   * js-utils' `switchOrg`: the login route's URL that moves the signed-in user into organization
+   * `orgCode` without a prompt (`org_code` + `prompt=none`), then lands on `returnTo`. Without a
+   * session at Kinde the user lands on `returnTo` signed out. Redirect the browser to it.
+   */
+  switchOrgUrl(orgCode: string, options?: { returnTo?: string }): string;
 }
 
 declare module 'fastify' {
@@ -197,6 +205,19 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     }),
   );
 
+  if (config.protect) {
+    const alwaysOpen = [
+      ...Object.values(config.routes),
+      ...(options.webhooks ? [options.webhooks.path] : []),
+    ];
+    const protection = routeProtection(config.protect, alwaysOpen);
+    const watched = protectRoutes(app, protection.attach, (route) =>
+      protection.guards(route.url, route.config),
+    );
+    // An instance made before this module was loaded was not watched: decide on each request instead.
+    if (!watched) app.addHook('onRequest', protection.hook);
+  }
+
   const permissions = new Set<string>();
   enforceRouteOption(app, (route) => {
     for (const permission of documentRoute(route)) permissions.add(permission);
@@ -234,6 +255,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     revokeUser: async (sub) => users.revoke(subject(sub)),
     sessionsOf: async (sub) => users.list(subject(sub)),
     health,
+    switchOrgUrl: (orgCode, switchOptions) => switchOrgUrl(config.routes.login, orgCode, switchOptions),
   } satisfies KindeInstance);
   if (options.webhooks) {
     registerWebhooks(app, options.webhooks, {

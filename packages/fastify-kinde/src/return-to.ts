@@ -1,3 +1,5 @@
+import { KindeAuthError } from './errors.js';
+
 /** The longest path (with query and fragment) kept after login; a longer one falls back. */
 const MAX_RETURN_TO = 2048;
 
@@ -53,4 +55,67 @@ function sameOriginPath(path: string, expected: URL, site: URL): boolean {
     return false;
   }
   return again.origin === site.origin && again.href === expected.href;
+}
+
+/**
+ * Like {@link safeReturnTo}, and an absolute http(s) URL of another origin is kept as well when
+ * `allowed` (the compiled `KINDE_POST_LOGIN_ALLOWED_URL_REGEX`, anchored) matches all of its
+ * normalised form (WHATWG `href`: lower-case scheme and host, dot segments resolved, default port
+ * dropped). A URL with user info (`https://a@b`) or a control character is never kept.
+ *
+ * @example
+ * ```ts
+ * const allowed = compileAllowList('https://([a-z]+\\.)?acme\\.example/.*', 'KINDE_POST_LOGIN_ALLOWED_URL_REGEX');
+ * returnToTarget('https://app.acme.example/x', '/', site, allowed); // 'https://app.acme.example/x'
+ * returnToTarget('https://evil.example/', '/', site, allowed); // '/'
+ * ```
+ */
+export function returnToTarget(
+  value: string | undefined,
+  fallback: string,
+  site: URL,
+  allowed: RegExp | undefined,
+): string {
+  const path = safeReturnTo(value, fallback, site);
+  if (path !== fallback || allowed === undefined || value === undefined || CONTROL.test(value)) return path;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fallback;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return fallback;
+  if (url.username !== '' || url.password !== '' || url.href.length > MAX_RETURN_TO) return fallback;
+  return allowed.test(url.href) ? url.href : fallback;
+}
+
+/** Refuses patterns whose nested quantifiers can take exponential time (`(a+)+`, `(\w*)*`). */
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*(?:[+*]|\{\d+,)/;
+
+/**
+ * Compiles an allow-list pattern into an anchored expression matching whole URLs. Throws
+ * `ERR_CONFIG` for an invalid pattern or one with a nested quantifier (a ReDoS risk).
+ *
+ * @example
+ * ```ts
+ * compileAllowList('https://app\\.example/.*', 'KINDE_POST_LOGIN_ALLOWED_URL_REGEX').test('https://app.example/x'); // true
+ * ```
+ */
+export function compileAllowList(pattern: string, name: string): RegExp {
+  if (pattern.length > 1024)
+    throw new KindeAuthError('ERR_CONFIG', `${name} must be at most 1,024 characters`);
+  if (NESTED_QUANTIFIER.test(pattern)) {
+    throw new KindeAuthError(
+      'ERR_CONFIG',
+      `${name} has a quantified group that itself repeats (such as "(a+)+"): matching it can take exponential time; write it without the nested repetition`,
+    );
+  }
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (error) {
+    throw new KindeAuthError(
+      'ERR_CONFIG',
+      `${name} is not a valid regular expression: ${(error as Error).message}`,
+    );
+  }
 }

@@ -25,6 +25,8 @@ interface DeclaredRoute {
 
 interface Ledger {
   routes: DeclaredRoute[];
+  /** Every route declared on the app, for the `protect` option. */
+  all: DeclaredRoute[];
   /** Route options objects whose requests run the plugin's credential hook. */
   covered: WeakSet<RouteOptions>;
 }
@@ -87,10 +89,11 @@ function refuseUncovered(ledger: Ledger): void {
 }
 
 function watch(app: FastifyInstance): void {
-  const ledger: Ledger = { routes: [], covered: new WeakSet() };
+  const ledger: Ledger = { routes: [], all: [], covered: new WeakSet() };
   Object.defineProperty(app, LEDGER, { value: ledger });
   app.addHook('onRoute', function (this: FastifyInstance, route) {
     if (guardDeclaredRoute(route)) ledger.routes.push({ route, instance: this });
+    ledger.all.push({ route, instance: this });
   });
   app.addHook('onReady', (done) => {
     try {
@@ -116,7 +119,7 @@ export function enforceRouteOption(app: FastifyInstance, onRoute: (route: RouteO
   const ledger = (app as unknown as { [LEDGER]?: Ledger })[LEDGER];
   // Routes already declared on this very instance run its hooks, whenever those were added.
   if (ledger !== undefined) {
-    for (const d of ledger.routes) if (d.instance === app) ledger.covered.add(d.route);
+    for (const d of ledger.all) if (d.instance === app) ledger.covered.add(d.route);
   }
   app.addHook('onRoute', (route) => {
     guardDeclaredRoute(route);
@@ -142,4 +145,39 @@ function lateGuard(request: FastifyRequest, reply: Parameters<KindeGuard>[1], do
     lateGuards.set(config, guard);
   }
   guard(request, reply, done);
+}
+
+/**
+ * For the `protect` option: `attach(route)` is called once for every route whose requests run the
+ * plugin's hooks (declared before the plugin on its instance, or after it), in time for Fastify to
+ * take the route's hooks (they are read when the app gets ready). A route out of that reach, which
+ * `guards(route)` says needs the guard, stops the start. Answers false when this instance was not
+ * watched from its creation: the caller must then decide per request.
+ */
+export function protectRoutes(
+  app: FastifyInstance,
+  attach: (route: RouteOptions) => void,
+  guards: (route: RouteOptions) => boolean,
+): boolean {
+  const ledger = (app as unknown as { [LEDGER]?: Ledger })[LEDGER];
+  if (ledger === undefined) return false;
+  for (const d of ledger.all) if (d.instance === app) attach(d.route);
+  app.addHook('onRoute', attach);
+  app.addHook('onReady', (done) => {
+    const open = ledger.all
+      .filter((d) => !ledger.covered.has(d.route) && d.instance !== app && guards(d.route))
+      .map((d) => describe(d.route));
+    if (open.length === 0) {
+      done();
+      return;
+    }
+    done(
+      new KindeAuthError(
+        'ERR_CONFIG',
+        `"protect" cannot guard route ${[...new Set(open)].join(', ')}: fastify-kinde's hooks do not run for it. ` +
+          'Register fastify-kinde before the plugin that declares the route, in the same or a parent context',
+      ),
+    );
+  });
+  return true;
 }

@@ -40,6 +40,17 @@ const BAD = {
   description: 'A bad parameter, or a login that cannot be completed (an HTML page, or JSON on request)',
 };
 const DOWN = { description: 'The identity provider cannot be reached' };
+const LOGOUT_QUERY = {
+  type: 'object',
+  properties: {
+    post_logout_redirect_url: {
+      type: 'string',
+      maxLength: 2048,
+      description:
+        'Where to land after logout: a path or URL of this site, or a URL matching `KINDE_POST_LOGOUT_ALLOWED_URL_REGEX`; anything else lands on the default',
+    },
+  },
+} as const;
 
 /** OpenAPI documentation of the auth routes (FastifySchema does not declare `tags` and `summary`). */
 function docs(summary: string, description: string, extra: Record<string, unknown> = {}): FastifySchema {
@@ -151,6 +162,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         'Sign out',
         'Ends the session here and at Kinde. From another site it only shows a page that asks to confirm.',
         {
+          querystring: LOGOUT_QUERY,
           response: {
             200: { description: 'Asks to confirm (the request came from another site)' },
             302: REDIRECT,
@@ -176,6 +188,7 @@ export function registerAuthRoutes(app: FastifyInstance, deps: AuthRouteDeps): v
         errorHandler: renderError,
         onRequest: logout.checkOrigin,
         schema: docs('Sign out (from a form)', 'Ends the session here and at Kinde; only from this site.', {
+          querystring: LOGOUT_QUERY,
           response: {
             303: { description: 'Signed out; on to Kinde (see Location)' },
             403: { description: 'The request did not come from this site: nothing changed' },

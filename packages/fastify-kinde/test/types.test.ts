@@ -137,12 +137,25 @@ export async function typedApp() {
   app.get('/signed-in', { config: { kinde: true } }, () => ({ ok: true }));
   expectType<typeof requireAuth>(app.kinde.requireAuth);
   expectType<SessionStore>(app.kinde.store);
+  app.get('/page', { onRequest: requireAuth({ redirect: true }) }, () => 'page');
+  app.get('/page2', { config: { kinde: { roles: ['admin'], redirect: true } } }, () => 'page');
+  app.get('/open', { config: { kinde: false } }, () => 'open');
+  const protect: KindeOptions = {
+    protect: { publicPaths: ['/', '/static/*'], redirect: true },
+    postLoginAllowedUrlRegex: 'https://partner\\.example/.*',
+    postLogoutAllowedUrlRegex: 'https://partner\\.example/bye',
+  };
+  const switchTo: string = app.kinde.switchOrgUrl('org_1', { returnTo: '/dashboard' });
+  // @ts-expect-error redirect is a boolean
+  requireAuth({ redirect: 'yes' });
+  // @ts-expect-error publicPaths is a list
+  const badProtect: KindeOptions = { protect: { publicPaths: '/health' } };
 
   // @ts-expect-error a permission is a string or a list of strings
   requirePermission(42);
   // @ts-expect-error flags compare with boolean, string or number values
   requireFlag('theme', { pink: true });
-  return app;
+  return { app, protect, switchTo, badProtect };
 }
 
 /** Every type a public signature names can be named by a user too. */

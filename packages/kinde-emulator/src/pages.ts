@@ -72,6 +72,10 @@ export interface LoginPageModel {
   error?: string;
   email?: string;
   lang?: string;
+  /** With `supports_reauth=true`: lets an expired sign-in restart (`error=login_link_expired`). */
+  resume?: string;
+  /** The `connection_id` the app asked for. */
+  connection?: string;
 }
 
 function userButton(u: User): string {
@@ -83,7 +87,11 @@ function userButton(u: User): string {
 export function loginPage(m: LoginPageModel): string {
   const register = m.mode === 'register';
   const title = register ? 'Create account' : 'Sign in';
-  const txn = `<input type="hidden" name="txn" value="${escapeHtml(m.txn)}">`;
+  const resume = m.resume ? `<input type="hidden" name="resume" value="${escapeHtml(m.resume)}">` : '';
+  const txn = `<input type="hidden" name="txn" value="${escapeHtml(m.txn)}">${resume}`;
+  const connection = m.connection
+    ? `<p class="note" data-connection="${escapeHtml(m.connection)}">Connection: ${escapeHtml(m.connection)}</p>`
+    : '';
   const error = m.error ? `<p class="error" role="alert">${escapeHtml(m.error)}</p>` : '';
   const picker =
     m.users.length === 0
@@ -101,7 +109,7 @@ export function loginPage(m: LoginPageModel): string {
 <label for="email">Email</label><input id="email" name="email" type="email" required autocomplete="email"
  value="${escapeHtml(m.email ?? '')}">${names}
 <button class="primary" type="submit">${register ? 'Create account' : 'Continue'}</button></form>`;
-  const body = `<h1>${title}</h1><p class="note">to continue to ${escapeHtml(m.appName)}</p>${error}
+  const body = `<h1>${title}</h1><p class="note">to continue to ${escapeHtml(m.appName)}</p>${connection}${error}
 ${register ? emailForm + picker : picker + emailForm}`;
   return layout(title, body, m.lang);
 }

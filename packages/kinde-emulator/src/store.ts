@@ -21,6 +21,8 @@ export interface AuthRequest {
   lang: string | undefined;
   prompt: string[];
   mode: 'login' | 'register';
+  /** Kinde's other login parameters, checked (`connection_id`, `invitation_code`, `supports_reauth`, `utm_*`, …). */
+  extras?: Record<string, string>;
   /** Unix seconds the request arrived (the `rat` claim). */
   requestedAt: number;
   /** Set once a user was picked and an organization is still to be chosen. */

@@ -12,6 +12,7 @@ import {
   TRANSACTION_TTL,
 } from '../flow.js';
 import { asParams, isAllowedRedirect, OAuthError, type Params, param, paramList } from '../http.js';
+import { ExtraParamError, parseLoginExtras, resumeToken } from '../login-extras.js';
 import { loginPage, sendPage } from '../pages.js';
 import { type AuthRequest, randomHandle } from '../store.js';
 import type { Application } from '../types.js';
@@ -70,7 +71,16 @@ function parseAuthRequest(
     }
   }
   const prompt = paramList(q, 'prompt');
-  const register = prompt.includes('create') || param(q, 'start_page') === 'registration';
+  let extras: Record<string, string>;
+  try {
+    extras = parseLoginExtras(q);
+  } catch (err) {
+    if (err instanceof ExtraParamError) throw new RedirectError('invalid_request', err.message);
+    throw err;
+  }
+  // An invitation link opens sign-up, as Kinde's does.
+  const register =
+    prompt.includes('create') || param(q, 'start_page') === 'registration' || extras.is_invitation === 'true';
   const scope = paramList(q, 'scope');
   return {
     clientId: app.clientId,
@@ -87,6 +97,7 @@ function parseAuthRequest(
     lang: param(q, 'lang'),
     prompt,
     mode: register ? 'register' : 'login',
+    extras,
     requestedAt: ctx.clock.now(),
   };
 }
@@ -122,7 +133,17 @@ function handleAuthorize(
   }
   const txn = randomHandle();
   ctx.store.transactions.set(txn, req, TRANSACTION_TTL);
-  const model = { txn, appName, users: ctx.directory.users, mode: req.mode, lang: req.lang ?? 'en' };
+  const resume = resumeToken(req);
+  const connection = req.extras?.connection_id;
+  const model = {
+    txn,
+    appName,
+    users: ctx.directory.users,
+    mode: req.mode,
+    lang: req.lang ?? 'en',
+    ...(resume === undefined ? {} : { resume }),
+    ...(connection === undefined ? {} : { connection }),
+  };
   const hinted = req.loginHint ? { email: req.loginHint.replace(/^email:/, '') } : {};
   return sendPage(reply, 200, loginPage({ ...model, ...hinted }));
 }

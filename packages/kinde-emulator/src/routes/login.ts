@@ -12,6 +12,7 @@ import {
   TRANSACTION_TTL,
 } from '../flow.js';
 import { asParams, type Params, param } from '../http.js';
+import { expiredLoginTarget, resumeToken } from '../login-extras.js';
 import { loginPage, orgPickerPage, sendPage } from '../pages.js';
 import type { AuthRequest } from '../store.js';
 import type { User } from '../types.js';
@@ -51,7 +52,15 @@ function retry(
   error: string,
   email?: string,
 ) {
-  const model = { txn, appName: appName(ctx, req), users: ctx.directory.users, mode: req.mode, error };
+  const resume = resumeToken(req);
+  const model = {
+    txn,
+    appName: appName(ctx, req),
+    users: ctx.directory.users,
+    mode: req.mode,
+    error,
+    ...(resume === undefined ? {} : { resume }),
+  };
   return sendPage(reply, 400, loginPage({ ...model, lang: req.lang ?? 'en', ...(email ? { email } : {}) }));
 }
 
@@ -100,6 +109,11 @@ function finish(
 export function loginRoutes(app: FastifyInstance, ctx: EmulatorContext): void {
   app.post('/oauth2/auth/login', async (request, reply) => {
     const body = asParams(request.body);
+    if (!ctx.store.transactions.get(field(body, 'txn') ?? '')) {
+      // Kinde sends an expired sign-in of an app that supports it back to restart (`reauth_state`).
+      const target = expiredLoginTarget(ctx.directory, field(body, 'resume'));
+      if (target !== undefined) return reply.code(302).header('location', target).send();
+    }
     const { txn, req } = loadTransaction(ctx, body);
     const user = pickedUser(ctx, body);
     if (typeof user === 'string') return retry(ctx, reply, txn, req, user, field(body, 'email'));
