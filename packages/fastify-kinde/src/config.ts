@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
+import { type Clock, nowOf } from './clock.js';
 import { KindeAuthError } from './errors.js';
 import { type SqliteDriverName, sqliteDriver } from './session/sqlite-driver.js';
 import type { SessionStore } from './session/store.js';
@@ -83,6 +84,13 @@ export interface KindeOptions {
   auditLogLevel?: 'trace' | 'debug' | 'info' | 'warn' | false;
   /** Seconds a provider reachability probe of `app.kinde.health()` is reused. Default 30. */
   healthProbeTtl?: number;
+  /**
+   * Where the plugin reads the time (milliseconds, as `Date.now()`): session idle and absolute
+   * expiry, token expiry (`exp`/`nbf`), refresh timing and backoff, JWKS age, login attempts, and
+   * the built-in stores' expiry. For tests that move time instead of waiting (`testClock()` in
+   * `fastify-kinde/testing`). Default the system clock.
+   */
+  clock?: Clock;
 }
 
 /** The validated configuration: every value present and checked. */
@@ -112,6 +120,10 @@ export interface KindeConfig {
   };
   /** The store given as an option, or which built-in one to make. */
   store: SessionStore | BuiltInStore;
+  /** The clock's time in milliseconds (`Date.now` unless the `clock` option is given). */
+  now: () => number;
+  /** The `clock` option, for the built-in stores. */
+  clock: Clock | undefined;
 }
 
 /** Which built-in store to make, from `sessionStore` or `SESSION_STORE`. */
@@ -314,6 +326,9 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
 
   const { secrets, ephemeral } = resolveSecrets(options.sessionSecret, env.SESSION_SECRET, production);
   const store = resolveStore(options.sessionStore, env);
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    fail('"clock" must be an object with a now() method answering milliseconds since the epoch');
+  }
 
   return {
     issuerUrl,
@@ -332,6 +347,8 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     routes: resolveRoutes(options.routes),
     production,
     store,
+    now: nowOf(options.clock),
+    clock: options.clock,
     bearer: {
       maxAgeMs: positiveSeconds(options.bearer?.maxAge, 600, 'bearer.maxAge'),
       cooldownMs: positiveSeconds(options.bearer?.cooldown, 30, 'bearer.cooldown'),

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { kindePlugin } from './plugin.js';
 
 export type { FlagType, FlagValue, KindeFlag, KindeRole } from './claims.js';
+export type { Clock } from './clock.js';
 export type { KindeConfig, KindeOptions, KindeRoutePaths } from './config.js';
 export type { CallerKind, KindeContext, TokenName } from './context.js';
 export { KindeAuthError, type KindeErrorCode } from './errors.js';

@@ -1,5 +1,6 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
+import type { Clock } from './clock.js';
 import { type BuiltInStore, type KindeOptions, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
 import {
@@ -75,19 +76,23 @@ declare module 'fastify' {
   }
 }
 
-function makeStore(kind: BuiltInStore): SessionStore {
+function makeStore(kind: BuiltInStore, clock: Clock | undefined): SessionStore {
+  const clocked = clock === undefined ? {} : { clock };
   if (kind.kind === 'redis') {
     const { url, prefix, localCacheEntries, localCacheMaxAgeMs } = kind;
     return redisSessionStore({
       url,
       prefix,
       localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries, maxAgeMs: localCacheMaxAgeMs },
+      ...clocked,
     });
   }
-  if (kind.kind === 'postgres') return postgresSessionStore({ connectionString: kind.connectionString });
+  if (kind.kind === 'postgres') {
+    return postgresSessionStore({ connectionString: kind.connectionString, ...clocked });
+  }
   return kind.kind === 'memory'
-    ? memorySessionStore()
-    : sqliteSessionStore({ path: kind.path, driver: kind.driver });
+    ? memorySessionStore(clocked)
+    : sqliteSessionStore({ path: kind.path, driver: kind.driver, ...clocked });
 }
 
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
@@ -95,20 +100,21 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const config = resolveConfig(options);
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
   const ownStore = !('get' in config.store);
-  const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
+  const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store, config.clock);
   const storeName = 'get' in config.store ? 'custom' : config.store.kind;
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = tracedOidc(createOidcClient(config));
-  const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
+  const verifier = createTokenVerifier(config, () => oidc.jwksUri(), { ...config.bearer, now: config.now });
   const audit = createAuditTrail({
     log: app.log,
     level: options.auditLogLevel ?? 'info',
     onAuthEvent: options.onAuthEvent,
   });
-  const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
+  const refresher = auditedRefresher(createRefresher({ oidc, verifier, now: config.now }), audit);
   const userIndex = createUserIndex(store, {
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    now: config.now,
     ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
   });
   // Every revocation (revokeUser, signOutEverywhere, a webhook) is one audit event.
@@ -127,6 +133,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
     users,
+    now: config.now,
     onExpired: (record) =>
       audit.emit({
         type: 'session.expired',
@@ -145,6 +152,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     jwks: () => verifier.jwksState?.() ?? { fetchedAt: 0, keys: 0 },
     counters,
     providerTtlMs: (options.healthProbeTtl ?? 30) * 1000,
+    now: config.now,
   });
 
   if (config.ephemeralSecret) {
@@ -210,6 +218,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       jwksUri: () => oidc.jwksUri(),
       store,
       users,
+      now: config.now,
     });
   }
 

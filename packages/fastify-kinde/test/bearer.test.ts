@@ -195,7 +195,7 @@ describe('bearer tokens', () => {
         .sign(privateKey);
     const fetches = () => rig.emulator.requests.filter((r) => r.path.startsWith('/.well-known/jwks')).length;
     await call('/who', await userToken());
-    await new Promise((r) => setTimeout(r, 350));
+    rig.clock.advance(350); // past the cooldown
     const before = fetches();
     const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => stranger(i)));
     const answers = await Promise.all(tokens.map((t) => call('/who', t)));
@@ -216,7 +216,8 @@ describe('bearer tokens', () => {
     const deadline = Date.now() + 5_000;
     let status = 200;
     while (status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      rig.clock.advance(100); // the key set ages past maxAge: a background refetch drops the old key
+      await new Promise((r) => setImmediate(r));
       status = (await call('/who', old)).status;
     }
     expectRefused(await call('/who', old), /unknown key/);
@@ -229,7 +230,7 @@ describe('bearer tokens', () => {
     const fresh = await userToken('user@example.test');
     rig.emulator.control.failEndpoint('jwks', { mode: 'down' });
     try {
-      await new Promise((r) => setTimeout(r, 350));
+      rig.clock.advance(350); // the key set is stale: its refetch (failing) runs in the background
       const started = Date.now();
       assert.equal((await call('/who', token)).status, 200);
       assert.equal((await call('/who', fresh)).status, 200, 'never-seen token, cached key');

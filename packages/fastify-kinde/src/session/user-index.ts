@@ -33,6 +33,8 @@ export interface UserIndexOptions {
   sessionLifetimeMs: number;
   /** The idle timeout, in milliseconds: `lastSeenAt` is derived from it. */
   idleTimeoutMs: number;
+  /** The clock stored entries' `expiresAt` is read against. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Which of a user's sessions an operation applies to. */
@@ -93,6 +95,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Builds the user index over a session store. */
 export function createUserIndex(store: SessionStore, options: UserIndexOptions): UserIndex {
   const maxSessions = options.maxSessionsPerUser ?? 100;
+  const now = options.now ?? Date.now;
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
     throw new KindeAuthError('ERR_CONFIG', '"maxSessionsPerUser" must be a positive integer');
   }
@@ -209,7 +212,7 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         const ends = new Set(ending.map(([id]) => id));
         value.s = found.filter(([id]) => !ends.has(id)).map(([id, createdAt]) => [id, createdAt]);
         if (filter === undefined) {
-          value.r = Date.now();
+          value.r = now();
           await write(key, value, Math.max(options.sessionLifetimeMs, IN_FLIGHT_MS));
         } else await write(key, value);
         return ended.filter(Boolean).length;
@@ -222,7 +225,7 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         if (filter && !filter(entry.value)) continue;
         // An access token that has expired is renewed before the session is served again.
         const next: SessionRecord = { ...entry.value, accessExpiresAt: 0 };
-        const ttlMs = entry.expiresAt - Date.now();
+        const ttlMs = entry.expiresAt - now();
         if (ttlMs <= 0) continue;
         if (store.replace) {
           if (await store.replace(SESSION_KEY + id, next, ttlMs)) marked++;
