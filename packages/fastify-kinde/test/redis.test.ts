@@ -283,6 +283,9 @@ describe('many instances on one Redis', () => {
         });
       },
     });
+    // Closed by the test; also by `after` when an assertion fails first: its Redis connections
+    // would otherwise keep the test process alive after its last test.
+    rigs.push(rig);
     const store = rig.app.kinde.store as RedisSessionStore;
     assert.equal(typeof store.lock, 'function');
     await store.ready();

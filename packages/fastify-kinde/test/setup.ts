@@ -13,6 +13,7 @@ export interface Rig {
   clock: TestClock;
   /** Moves time by `ms` for the app and the emulator together: tests move time instead of sleeping. */
   advance(ms: number): void;
+  /** Closes the app (and the emulator unless shared); a second call answers the first one's promise. */
   close(): Promise<void>;
 }
 
@@ -61,15 +62,19 @@ export async function startRig(
   }));
   options.routes?.(app);
   await app.listen({ port, host: '127.0.0.1' });
+  let closing: Promise<void> | undefined;
   return {
     emulator,
     app,
     appUrl,
     clock,
     advance: (ms) => advanceBoth(clock, emulator, ms),
-    async close() {
-      await app.close();
-      if (options.sharedEmulator === undefined) await emulator.close();
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        if (options.sharedEmulator === undefined) await emulator.close();
+      })();
+      return closing;
     },
   };
 }
