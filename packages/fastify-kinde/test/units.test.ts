@@ -121,6 +121,17 @@ describe('configuration', () => {
       true,
     );
   });
+
+  test('"clock": the system clock by default (Date.now itself), else its now(); a clock without now() is refused', () => {
+    assert.equal(resolveConfig({ env: base }).now, Date.now);
+    const clock = testClock();
+    clock.advance(60_000);
+    const moved = resolveConfig({ env: base, clock }).now();
+    assert.ok(moved >= Date.now() + 59_000 && moved <= Date.now() + 60_000);
+    for (const bad of [{}, { now: 5 }, null]) {
+      assert.match(configError(base, { clock: bad }), /"clock" must be an object with a now\(\) method/);
+    }
+  });
 });
 
 describe('returnTo', () => {
