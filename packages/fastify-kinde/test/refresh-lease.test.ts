@@ -44,7 +44,8 @@ describe('refresh leases across two instances on one Redis', () => {
     emulator.control.failTokenEndpoint({ mode: 'slow', delayMs: 8_500, count: 1 });
     const started = Date.now();
 
-    const holder = client.request(`${a.appUrl}/`);
+    // Longer than HttpClient's default bound: this refresh takes over 16 s on purpose.
+    const holder = client.request(`${a.appUrl}/`, { signal: AbortSignal.timeout(40_000) });
     await sleep(300);
     const waiter = await client.request(`${b.appUrl}/`);
     t.diagnostic(`instance B answered ${waiter.status} after ${Date.now() - started} ms`);
