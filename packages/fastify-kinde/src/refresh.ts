@@ -36,6 +36,10 @@ const POLL_MS = 20;
 /** Without leases, how long a refused refresh waits for another process's result to be stored. */
 const RECHECK_MS = 1_000;
 
+/**
+ * A real wait. The polls below and their deadlines are real time, not the injected clock: a test may
+ * hold that clock still, and a wait on it would never end.
+ */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isProviderDown(error: unknown): boolean {
