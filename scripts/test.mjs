@@ -1,10 +1,16 @@
 // Runs every workspace's compiled tests with Node's test runner under c8 (coverage of the packages'
 // sources, mapped back to TypeScript), prints the coverage summary, then repeats the runner's counts
 // as the last line so that the counts close the output.
+//
+// A broken build fails, never hangs: every test fails after TEST_TIMEOUT_MS, a test file whose tests
+// are over exits even when something it opened (a server, a Redis connection) would keep it alive,
+// and the whole run is stopped after RUN_TIMEOUT_MS, its summary printed all the same.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+const TEST_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 30 * 60_000;
 const roots = ['packages', 'examples'];
 const files = roots.flatMap((root) =>
   readdirSync(root).flatMap((name) => {
@@ -27,13 +33,20 @@ const c8 = [
 const runner = [
   '--test',
   '--test-concurrency=2',
+  `--test-timeout=${TEST_TIMEOUT_MS}`,
+  '--test-force-exit',
   '--test-reporter=spec',
   '--test-reporter-destination=stdout',
   '--test-reporter=tap',
   `--test-reporter-destination=${tap}`,
   ...files,
 ];
-const run = spawnSync('npx', ['c8', ...c8, process.execPath, ...runner], { stdio: 'inherit' });
+const run = spawnSync('npx', ['c8', ...c8, process.execPath, ...runner], {
+  stdio: 'inherit',
+  timeout: RUN_TIMEOUT_MS,
+  killSignal: 'SIGKILL',
+});
+if (run.error) console.error(`\nthe test run was stopped: ${run.error.message}`);
 spawnSync('npx', ['c8', 'report', '--reporter=text-summary', '--reporter=lcov', '--exclude-after-remap'], {
   stdio: 'inherit',
 });

@@ -23,6 +23,7 @@ describe('a person in Chromium: the login pages and the docs', {
 
   test('login on the emulator page, read {"Hello":"World"}, log out', async () => {
     const page = await browser.newPage();
+    page.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
     await page.goto(`${api.appUrl}/api/auth/login`);
     assert.ok(page.url().startsWith(`${api.emulator.issuerUrl}/`), `on the emulator: ${page.url()}`);
     await page.screenshot({ path: `${ARTIFACTS}items-api-login-page.png` });
@@ -41,6 +42,7 @@ describe('a person in Chromium: the login pages and the docs', {
 
   test('Authorize with PKCE through the emulator, then call /items/420 from the docs', async () => {
     const page = await browser.newPage();
+    page.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
     try {
       await authorizeAndCallFromDocs(
         page,

@@ -157,6 +157,7 @@ describe('npm start, as a newcomer runs it', { skip: chromiumMissing }, () => {
 
   test('/docs → Authorize signs in through the emulator as the docs client, then calls /items/420', async () => {
     const page = await browser.newPage();
+    page.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
     try {
       await authorizeAndCallFromDocs(page, started, ARTIFACTS, 'npm-start');
     } finally {

@@ -1,3 +1,4 @@
+import { type Clock, nowOf } from './clock.js';
 import { resolveCookieDomain } from './cookie-domain.js';
 import { KindeAuthError } from './errors.js';
 import { type ProtectSettings, resolveProtect } from './protect.js';
@@ -131,6 +132,13 @@ export interface KindeOptions {
    * `forceCloseConnections: 'idle'` closes only those idle when closing starts). Default false.
    */
   closeIdleConnections?: boolean;
+  /**
+   * Where the plugin reads the time (milliseconds, as `Date.now()`): session idle and absolute
+   * expiry, token expiry (`exp`/`nbf`), refresh timing and backoff, JWKS age, login attempts, and
+   * the built-in stores' expiry. For tests that move time instead of waiting (`testClock()` in
+   * `fastify-kinde/testing`). Default the system clock.
+   */
+  clock?: Clock;
 }
 
 /** The app-wide guard: every route needs a signed-in caller except the public ones. */
@@ -185,6 +193,10 @@ export interface KindeConfig {
   debug: boolean;
   /** {@link KindeOptions.closeIdleConnections}. */
   closeIdleConnections: boolean;
+  /** The clock's time in milliseconds (`Date.now` unless the `clock` option is given). */
+  now: () => number;
+  /** The `clock` option, for the built-in stores. */
+  clock: Clock | undefined;
 }
 
 /** The built-in stores, by the name `sessionStore` and `SESSION_STORE` take. */
@@ -402,6 +414,9 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
 
   const { secrets, ephemeral } = resolveSecrets(options.sessionSecret, env.SESSION_SECRET, production);
   const store = resolveStore(options.sessionStore, env);
+  if (options.clock !== undefined && typeof options.clock?.now !== 'function') {
+    fail('"clock" must be an object with a now() method answering milliseconds since the epoch');
+  }
 
   return {
     issuerUrl,
@@ -432,6 +447,8 @@ export function resolveConfig(options: KindeOptions = {}): KindeConfig {
     production,
     store,
     closeIdleConnections: flag(options.closeIdleConnections, undefined, 'closeIdleConnections', ''),
+    now: nowOf(options.clock),
+    clock: options.clock,
     bearer: {
       maxAgeMs: positiveSeconds(options.bearer?.maxAge, 600, 'bearer.maxAge'),
       cooldownMs: positiveSeconds(options.bearer?.cooldown, 30, 'bearer.cooldown'),

@@ -34,12 +34,16 @@ const PROBE_TIMEOUT_MS = 2_000;
 const STORE_PROBE_TTL_MS = 2_000;
 
 /** Runs `probe` at most once per `ttlMs`, one at a time: a public health route cannot amplify load. */
-function cachedProbe(probe: () => Promise<void>, ttlMs: number): () => Promise<ProbeResult> {
+function cachedProbe(
+  probe: () => Promise<void>,
+  ttlMs: number,
+  now: () => number,
+): () => Promise<ProbeResult> {
   let last: { at: number; result: ProbeResult } | undefined;
   let inflight: Promise<ProbeResult> | undefined;
   const run = async (): Promise<ProbeResult> => {
     const started = performance.now();
-    const checkedAt = new Date().toISOString();
+    const checkedAt = new Date(now()).toISOString();
     try {
       await probe();
       return { ok: true, latencyMs: Math.round(performance.now() - started), checkedAt };
@@ -56,9 +60,9 @@ function cachedProbe(probe: () => Promise<void>, ttlMs: number): () => Promise<P
     }
   };
   return () => {
-    if (last !== undefined && Date.now() - last.at < ttlMs) return Promise.resolve(last.result);
+    if (last !== undefined && now() - last.at < ttlMs) return Promise.resolve(last.result);
     inflight ??= run().then((result) => {
-      last = { at: Date.now(), result };
+      last = { at: now(), result };
       inflight = undefined;
       return result;
     });
@@ -73,30 +77,41 @@ export interface HealthDeps {
   jwks: () => { fetchedAt: number; keys: number };
   counters: CacheCounters;
   providerTtlMs: number;
+  /** The clock (milliseconds) of the probes' reuse and the JWKS age. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Builds `app.kinde.health()`. */
 export function createHealth(deps: HealthDeps): () => Promise<KindeHealth> {
+  const now = deps.now ?? Date.now;
   const discovery = new URL('.well-known/openid-configuration', `${deps.issuerUrl.replace(/\/*$/, '')}/`);
-  const provider = cachedProbe(async () => {
-    const response = await fetch(discovery, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    await response.body?.cancel();
-    if (!response.ok) throw Object.assign(new Error('not ok'), { code: `HTTP_${response.status}` });
-  }, deps.providerTtlMs);
-  const store = cachedProbe(async () => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })),
-        PROBE_TIMEOUT_MS,
-      );
-    });
-    try {
-      await Promise.race([Promise.resolve(deps.store.get('health:probe')), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }, STORE_PROBE_TTL_MS);
+  const provider = cachedProbe(
+    async () => {
+      const response = await fetch(discovery, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+      await response.body?.cancel();
+      if (!response.ok) throw Object.assign(new Error('not ok'), { code: `HTTP_${response.status}` });
+    },
+    deps.providerTtlMs,
+    now,
+  );
+  const store = cachedProbe(
+    async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })),
+          PROBE_TIMEOUT_MS,
+        );
+      });
+      try {
+        await Promise.race([Promise.resolve(deps.store.get('health:probe')), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    STORE_PROBE_TTL_MS,
+    now,
+  );
 
   return async () => {
     const [providerResult, storeResult] = await Promise.all([provider(), store()]);
@@ -105,7 +120,7 @@ export function createHealth(deps: HealthDeps): () => Promise<KindeHealth> {
     return {
       status: providerResult.ok && storeResult.ok ? 'ok' : 'degraded',
       provider: providerResult,
-      jwks: { ageSeconds: fetchedAt === 0 ? null : Math.round((Date.now() - fetchedAt) / 1000), keys },
+      jwks: { ageSeconds: fetchedAt === 0 ? null : Math.round((now() - fetchedAt) / 1000), keys },
       store: storeResult,
       cache: { bearer: { hits, misses, hitRatio: hits + misses === 0 ? null : hits / (hits + misses) } },
     };

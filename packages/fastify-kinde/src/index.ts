@@ -8,6 +8,7 @@ export type {
   KindePlan,
 } from './account-api.js';
 export type { FlagType, FlagValue, KindeFlag, KindeOrganizationRef, KindeRole } from './claims.js';
+export type { Clock } from './clock.js';
 export type { BuiltInStore, KindeConfig, KindeOptions, KindeRoutePaths, SessionStoreName } from './config.js';
 export type {
   CallerKind,

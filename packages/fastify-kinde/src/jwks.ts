@@ -15,6 +15,8 @@ export interface JwksCacheOptions {
   timeoutMs?: number;
   /** Called when a refetch removed a key, so that anything verified with it can be forgotten. */
   onKeysRemoved?: () => void;
+  /** The clock (milliseconds) of the key set's age, the cooldown and the backoff. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** The issuer's signing keys, cached. */
@@ -38,6 +40,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   const maxAgeMs = options.maxAgeMs ?? 600_000;
   const cooldownMs = options.cooldownMs ?? 30_000;
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const now = options.now ?? Date.now;
   let keys: KeyGetter | undefined;
   let kids = new Set<string>();
   let fetchedAt = 0;
@@ -50,7 +53,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   let retryAt = 0;
 
   async function fetchKeys(): Promise<void> {
-    attemptedAt = Date.now();
+    attemptedAt = now();
     let jwks: JSONWebKeySet;
     try {
       const response = await fetch(await uri(), {
@@ -72,7 +75,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
     const removed = [...kids].some((kid) => !next.has(kid));
     keys = createLocalJWKSet(jwks);
     kids = next;
-    fetchedAt = Date.now();
+    fetchedAt = now();
     if (removed) options.onKeysRemoved?.();
   }
 
@@ -84,7 +87,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
         },
         (error: unknown) => {
           backoffMs = backoffMs === 0 ? firstBackoffMs : Math.min(cooldownMs, backoffMs * 2);
-          retryAt = Date.now() + backoffMs;
+          retryAt = now() + backoffMs;
           throw error;
         },
       )
@@ -96,10 +99,10 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
 
   /** The first key set: fetched, or, within the backoff after a failed fetch, refused at once. */
   function firstKeys(): Promise<void> {
-    if (inflight === undefined && Date.now() < retryAt) {
+    if (inflight === undefined && now() < retryAt) {
       return Promise.reject(
         new KindeAuthError('ERR_PROVIDER_UNAVAILABLE', 'The signing keys could not be fetched moments ago', {
-          retryInMs: String(retryAt - Date.now()),
+          retryInMs: String(retryAt - now()),
         }),
       );
     }
@@ -107,8 +110,8 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   }
 
   function tick(): void {
-    const now = Date.now();
-    if (keys !== undefined && now - fetchedAt > maxAgeMs && now - attemptedAt > cooldownMs)
+    const at = now();
+    if (keys !== undefined && at - fetchedAt > maxAgeMs && at - attemptedAt > cooldownMs)
       refresh().catch(() => {});
   }
 
@@ -122,7 +125,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
         return await keys!(header);
       } catch (error) {
         const unknownKid = error instanceof joseErrors.JWKSNoMatchingKey;
-        if (!unknownKid || Date.now() - attemptedAt < cooldownMs) throw error;
+        if (!unknownKid || now() - attemptedAt < cooldownMs) throw error;
         await refresh();
         return keys!(header);
       }

@@ -175,7 +175,7 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
     for (const [name, value] of Object.entries(request.cookies)) {
       if (!name.startsWith(prefix) || value === undefined) continue;
       const attempt = open(keys, value);
-      if (attempt !== undefined && attempt.expiresAt > Date.now() && cookieName(attempt.state) === name) {
+      if (attempt !== undefined && attempt.expiresAt > config.now() && cookieName(attempt.state) === name) {
         kept.push({ name, bytes: name.length + value.length, expiresAt: attempt.expiresAt });
       } else reply.clearCookie(name, options);
     }
@@ -191,7 +191,7 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
   return {
     begin(request, reply, attempt) {
       const name = cookieName(attempt.state);
-      const sealed = seal(keys[0]!, { ...attempt, expiresAt: Date.now() + ATTEMPT_TTL_MS });
+      const sealed = seal(keys[0]!, { ...attempt, expiresAt: config.now() + ATTEMPT_TTL_MS });
       prune(request, reply, name.length + sealed.length);
       reply.setCookie(name, sealed, { ...options, maxAge: ATTEMPT_TTL_MS / 1000 });
     },
@@ -218,7 +218,7 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
           "The state returned by the provider does not match this browser's login. Start the login again.",
         );
       }
-      const now = Date.now();
+      const now = config.now();
       if (attempt.expiresAt <= now || (consumed.get(state) ?? 0) > now) {
         throw new KindeAuthError(
           'ERR_LOGIN_EXPIRED',

@@ -145,7 +145,7 @@ export function createOidcClient(config: KindeConfig): OidcClient {
   // our clear 503 page rather than the browser's connection error. One probe per few seconds at most.
   let probe: { at: number; ttl: number; result: Promise<void> } | undefined;
   function reachable(): Promise<void> {
-    const now = Date.now();
+    const now = config.now();
     if (probe !== undefined && now - probe.at < probe.ttl) return probe.result;
     const current = { at: now, ttl: PROBE_OK_MS, result: Promise.resolve() };
     current.result = fetch(`${config.issuerUrl}/.well-known/openid-configuration`, {

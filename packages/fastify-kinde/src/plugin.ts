@@ -1,6 +1,7 @@
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { createAccountApi } from './account-api.js';
+import type { Clock } from './clock.js';
 import { type BuiltInStore, type KindeOptions, type KindeRoutePaths, resolveConfig } from './config.js';
 import type { KindeContext } from './context.js';
 import { createDebugLog, installDebugLog } from './debug.js';
@@ -89,19 +90,23 @@ declare module 'fastify' {
   }
 }
 
-function makeStore(kind: BuiltInStore): SessionStore {
+function makeStore(kind: BuiltInStore, clock: Clock | undefined): SessionStore {
+  const clocked = clock === undefined ? {} : { clock };
   if (kind.kind === 'redis') {
     const { url, prefix, localCacheEntries, localCacheMaxAgeMs } = kind;
     return redisSessionStore({
       url,
       prefix,
       localCache: localCacheEntries > 0 && { maxEntries: localCacheEntries, maxAgeMs: localCacheMaxAgeMs },
+      ...clocked,
     });
   }
-  if (kind.kind === 'postgres') return postgresSessionStore({ connectionString: kind.connectionString });
+  if (kind.kind === 'postgres') {
+    return postgresSessionStore({ connectionString: kind.connectionString, ...clocked });
+  }
   return kind.kind === 'memory'
-    ? memorySessionStore()
-    : sqliteSessionStore({ path: kind.path, driver: kind.driver });
+    ? memorySessionStore(clocked)
+    : sqliteSessionStore({ path: kind.path, driver: kind.driver, ...clocked });
 }
 
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
@@ -109,17 +114,17 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const config = resolveConfig(options);
   if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
   const ownStore = !('get' in config.store);
-  const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store);
+  const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store, config.clock);
   const storeName = 'get' in config.store ? 'custom' : config.store.kind;
   const signer = createCookieSigner(config.sessionSecrets);
   const oidc = tracedOidc(createOidcClient(config));
-  const verifier = createTokenVerifier(config, () => oidc.jwksUri(), config.bearer);
+  const verifier = createTokenVerifier(config, () => oidc.jwksUri(), { ...config.bearer, now: config.now });
   const audit = createAuditTrail({
     log: app.log,
     level: options.auditLogLevel ?? 'info',
     onAuthEvent: options.onAuthEvent,
   });
-  const refresher = auditedRefresher(createRefresher({ oidc, verifier }), audit);
+  const refresher = auditedRefresher(createRefresher({ oidc, verifier, now: config.now }), audit);
   // Debug mode: undefined when off, so each place that could explain something tests it once.
   const debug = config.debug ? createDebugLog(app.log) : undefined;
   if (debug !== undefined) {
@@ -129,6 +134,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   const userIndex = createUserIndex(store, {
     sessionLifetimeMs: config.absoluteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    now: config.now,
     ...(options.maxSessionsPerUser !== undefined && { maxSessionsPerUser: options.maxSessionsPerUser }),
     // Sessions ended by revokeUser, signOutEverywhere or a webhook end at the provider too, in the
     // background: a revocation never waits for the provider.
@@ -152,6 +158,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     refresher,
     fetchProfile: (accessToken) => oidc.userProfile(accessToken),
     users,
+    now: config.now,
     onExpired: (record) =>
       audit.emit({
         type: 'session.expired',
@@ -170,6 +177,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
     jwks: () => verifier.jwksState?.() ?? { fetchedAt: 0, keys: 0 },
     counters,
     providerTtlMs: (options.healthProbeTtl ?? 30) * 1000,
+    now: config.now,
   });
 
   if (config.ephemeralSecret) {
@@ -263,6 +271,7 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
       jwksUri: () => oidc.jwksUri(),
       store,
       users,
+      now: config.now,
     });
   }
 

@@ -9,6 +9,8 @@ import type { TokenVerifier } from './tokens.js';
 interface Deps {
   oidc: Pick<OidcClient, 'refresh'>;
   verifier: Pick<TokenVerifier, 'verify'>;
+  /** The clock (milliseconds) of expiry, backoff and the breaker. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Renew this long before the access token expires, so a handler never holds a dying token. */
@@ -34,6 +36,10 @@ const POLL_MS = 20;
 /** Without leases, how long a refused refresh waits for another process's result to be stored. */
 const RECHECK_MS = 1_000;
 
+/**
+ * A real wait. The polls below and their deadlines are real time, not the injected clock: a test may
+ * hold that clock still, and a wait on it would never end.
+ */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isProviderDown(error: unknown): boolean {
@@ -58,19 +64,24 @@ function sameTokens(a: SessionRecord, b: SessionRecord): boolean {
 }
 
 /** The stored record after a refresh: new tokens, the same session. */
-function renewed(record: SessionRecord, tokens: ProviderTokens, accessClaims: Claims): SessionRecord {
+function renewed(
+  record: SessionRecord,
+  tokens: ProviderTokens,
+  accessClaims: Claims,
+  now: number,
+): SessionRecord {
   const idClaims = tokens.idClaims ?? record.idClaims;
   return {
     ...record,
     user: userFromClaims(idClaims),
     accessToken: tokens.accessToken,
     accessClaims,
-    accessExpiresAt: expiresAtMs(accessClaims, tokens.expiresIn),
+    accessExpiresAt: expiresAtMs(accessClaims, tokens.expiresIn, now),
     idToken: tokens.idToken ?? record.idToken,
     idClaims,
     // A response without a new refresh token keeps the old one.
     refreshToken: tokens.refreshToken ?? record.refreshToken,
-    refreshedAt: Date.now(),
+    refreshedAt: now,
   };
 }
 
@@ -86,7 +97,7 @@ function renewed(record: SessionRecord, tokens: ProviderTokens, accessClaims: Cl
  * const sessions = createSessionManager({ config, store, signer, refresher, fetchProfile });
  * ```
  */
-export function createRefresher({ oidc, verifier }: Deps): SessionRefresher {
+export function createRefresher({ oidc, verifier, now = Date.now }: Deps): SessionRefresher {
   const flights = new Map<string, Promise<SessionRecord | undefined>>();
   const failing = new GenerationalCache<string, { failures: number; retryAt: number }>(TRACKED_SESSIONS);
   const breaker = createBreaker({ firstOpenMs: BACKOFF_MS, maxOpenMs: MAX_BACKOFF_MS });
@@ -124,7 +135,7 @@ export function createRefresher({ oidc, verifier }: Deps): SessionRefresher {
       if (accessClaims.sub !== record.accessClaims.sub) {
         throw new KindeAuthError('ERR_TOKEN_INVALID', 'The refreshed token names another subject');
       }
-      next = renewed(record, tokens, accessClaims);
+      next = renewed(record, tokens, accessClaims, now());
     } catch (error) {
       // The provider being unreachable is not the user's fault: keep the session for a later try.
       if (isProviderDown(error) || !live()) throw error;
@@ -184,14 +195,14 @@ export function createRefresher({ oidc, verifier }: Deps): SessionRefresher {
   }
 
   function start(id: string, record: SessionRecord, access: SessionAccess) {
-    const now = Date.now();
+    const at = now();
     const waiting = failing.get(id);
-    if (waiting !== undefined && now < waiting.retryAt) {
-      return Promise.reject(notAsked('The identity provider failed moments ago', waiting.retryAt - now));
+    if (waiting !== undefined && at < waiting.retryAt) {
+      return Promise.reject(notAsked('The identity provider failed moments ago', waiting.retryAt - at));
     }
-    const admission = breaker.admit(now);
+    const admission = breaker.admit(at);
     if (admission === 'refused') {
-      return Promise.reject(notAsked('The identity provider is failing', breaker.retryInMs(now)));
+      return Promise.reject(notAsked('The identity provider is failing', breaker.retryInMs(at)));
     }
     return coordinated(id, record, access).then(
       (result) => {
@@ -203,8 +214,8 @@ export function createRefresher({ oidc, verifier }: Deps): SessionRefresher {
         const providerFailed =
           isProviderDown(error) && (error as KindeAuthError).details.notAsked === undefined;
         if (providerFailed) {
-          failed(id, Date.now());
-          breaker.failed(Date.now(), admission === 'probe');
+          failed(id, now());
+          breaker.failed(now(), admission === 'probe');
         } else if (admission === 'probe') {
           breaker.released();
         }

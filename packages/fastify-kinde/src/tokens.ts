@@ -110,6 +110,7 @@ export function createTokenVerifier(
   // (about 900) on every request; the stored token is compared whole.
   const verified = new GenerationalCache<string, Verified>(maxEntries);
   const keyOf = (token: string) => token.slice(-40);
+  const now = options.now ?? Date.now;
   const jwks = createJwksCache(jwksUri, { ...options, onKeysRemoved: () => verified.clear() });
   const verifyOptions: JWTVerifyOptions = {
     issuer: config.issuerUrl,
@@ -121,7 +122,9 @@ export function createTokenVerifier(
 
   async function verify(token: string): Promise<Claims> {
     try {
-      const { payload } = await jwtVerify(token, (header) => jwks.getKey(header), verifyOptions);
+      // jose reads the system clock unless told the time: an injected clock is passed on.
+      const checks = now === Date.now ? verifyOptions : { ...verifyOptions, currentDate: new Date(now()) };
+      const { payload } = await jwtVerify(token, (header) => jwks.getKey(header), checks);
       const problem = accessTokenProblem(payload, config);
       if (problem !== undefined) {
         throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${problem}`, {
@@ -158,15 +161,15 @@ export function createTokenVerifier(
       const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
       if (hit === undefined || hit.token !== token) return undefined;
       jwks.tick();
-      const now = Date.now();
-      return now < hit.until && now >= hit.from ? hit.claims : undefined;
+      const at = now();
+      return at < hit.until && at >= hit.from ? hit.claims : undefined;
     },
     verifyCached(token) {
       const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
       if (hit === undefined || hit.token !== token) return verifyAndRemember(token);
-      const now = Date.now();
+      const at = now();
       jwks.tick();
-      if (now < hit.until && now >= hit.from) return hit.claims;
+      if (at < hit.until && at >= hit.from) return hit.claims;
       verified.delete(keyOf(token));
       return verifyAndRemember(token);
     },

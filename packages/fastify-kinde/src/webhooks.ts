@@ -54,6 +54,8 @@ interface WebhookDeps {
   jwksUri: () => Promise<URL>;
   store: SessionStore;
   users: UserIndex;
+  /** The clock (milliseconds) events' age is measured by. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Store keys of seen event ids: `whk:<event_id>`. */
@@ -125,6 +127,7 @@ function eventProblem(
   payload: Record<string, unknown>,
   issuerUrl: string,
   maxAgeMs: number,
+  now: number,
 ): [status: 400 | 401, reason: string] | undefined {
   if (payload.iss !== undefined && payload.iss !== issuerUrl)
     return [401, 'the event was issued by another issuer'];
@@ -135,8 +138,8 @@ function eventProblem(
   if (typeof payload.data !== 'object' || payload.data === null) return [400, 'the event has no data'];
   const at = Date.parse(String(payload.timestamp ?? payload.event_timestamp));
   if (Number.isNaN(at)) return [400, 'the event has no valid timestamp'];
-  if (at < Date.now() - maxAgeMs) return [401, 'the event has expired'];
-  if (at > Date.now() + FUTURE_SKEW_MS) return [400, 'the event is dated in the future'];
+  if (at < now - maxAgeMs) return [401, 'the event has expired'];
+  if (at > now + FUTURE_SKEW_MS) return [400, 'the event is dated in the future'];
   return undefined;
 }
 
@@ -156,8 +159,9 @@ export function registerWebhooks(
   }
   const maxAgeMs = options.maxAgeMs ?? 2 * 60 * 60_000;
   const seen = new GenerationalCache<string, true>(options.seenEntries ?? 10_000);
-  const jwks = createJwksCache(deps.jwksUri);
   const { store, users } = deps;
+  const now = deps.now ?? Date.now;
+  const jwks = createJwksCache(deps.jwksUri, { now });
   const actions: WebhookActions = {
     revokeUser: (sub, filter) => users.revoke(sub, filter),
     refreshUser: (sub, filter) => users.refreshOnNextRequest(sub, filter),
@@ -178,7 +182,7 @@ export function registerWebhooks(
       };
     }
     if ((await store.get(key)) !== undefined) return undefined;
-    await store.set(key, { at: Date.now() }, maxAgeMs);
+    await store.set(key, { at: now() }, maxAgeMs);
     return async () => {
       seen.delete(id);
       await store.delete(key);
@@ -207,6 +211,7 @@ export function registerWebhooks(
         ({ payload } = await jwtVerify(token, (header) => jwks.getKey(header), {
           algorithms: ['RS256'],
           clockTolerance: 5,
+          ...(now !== Date.now && { currentDate: new Date(now()) }),
         }));
       } catch (error) {
         if (error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE') {
@@ -214,7 +219,7 @@ export function registerWebhooks(
         }
         return refuse(reply, 401, whyRefused(error));
       }
-      const problem = eventProblem(payload, deps.issuerUrl, maxAgeMs);
+      const problem = eventProblem(payload, deps.issuerUrl, maxAgeMs, now());
       if (problem !== undefined) return refuse(reply, ...problem);
       const event = payload as KindeWebhookEvent;
       let release: (() => Promise<void>) | undefined;

@@ -4,10 +4,10 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { defaultDirectory, startEmulator } from 'kinde-emulator';
 import { freePort, type Hop, HttpClient } from 'test-kit';
 import fastifyKinde, { type AuthEvent, type KindeOptions, requireAuth } from '../src/index.js';
-import { SECRET } from './setup.js';
+import { testClock } from '../src/testing/clock.js';
+import { advanceBoth, SECRET } from './setup.js';
 
 const ADMIN = 'admin@example.test';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An app whose audit events (callback and pino lines) are kept for the test to read. */
 interface AuditRig {
@@ -17,6 +17,8 @@ interface AuditRig {
   events: AuthEvent[];
   /** Every pino line, parsed. */
   lines: Record<string, unknown>[];
+  /** Moves time for the app and the emulator. */
+  advance(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,9 @@ async function startAuditRig(
   const lines: Record<string, unknown>[] = [];
   const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
   const app = Fastify({ logger: { level: 'info', stream } });
+  const clock = testClock();
   await app.register(fastifyKinde, {
+    clock,
     issuerUrl: emulator.issuerUrl,
     clientId: application.clientId,
     clientSecret: application.clientSecret,
@@ -55,6 +59,7 @@ async function startAuditRig(
     appUrl,
     events,
     lines,
+    advance: (ms) => advanceBoth(clock, emulator, ms),
     async close() {
       await app.close();
       await emulator.close();
@@ -220,7 +225,7 @@ describe('audit events of refresh and expiry', () => {
     const rig = await startAuditRig({}, { accessTokenTtl: 7 });
     rigs.push(rig);
     const { client, secrets } = await signIn(rig);
-    await sleep(2_500);
+    rig.advance(2_500);
     const answers = await Promise.all(Array.from({ length: 10 }, () => client.request(`${rig.appUrl}/`)));
     assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
     const refreshes = ofType(rig, 'refresh').map((e) => e.outcome);
@@ -234,7 +239,7 @@ describe('audit events of refresh and expiry', () => {
     rigs.push(rig);
     const { client } = await signIn(rig);
     rig.events.length = 0; // a 2 s token is refreshed at once, while signing in
-    await sleep(2_500);
+    rig.advance(2_500);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
     assert.deepEqual(
       ofType(rig, 'refresh').map((e) => e.outcome),
@@ -246,7 +251,7 @@ describe('audit events of refresh and expiry', () => {
     const second = await signIn(down);
     down.events.length = 0;
     down.emulator.control.failTokenEndpoint({ mode: 'down' });
-    await sleep(1_100);
+    down.advance(1_100);
     // Several requests: the first asks the provider; the others are refused during the backoff, unasked.
     for (let i = 0; i < 5; i++) assert.equal((await second.client.request(`${down.appUrl}/`)).status, 503);
     assert.deepEqual(
@@ -262,7 +267,7 @@ describe('audit events of refresh and expiry', () => {
     const rig = await startAuditRig({ absoluteTimeout: 1 });
     rigs.push(rig);
     const { client } = await signIn(rig);
-    await sleep(1_100);
+    rig.advance(1_100);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
     const expired = ofType(rig, 'session.expired');

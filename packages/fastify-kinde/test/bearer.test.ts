@@ -31,7 +31,9 @@ describe('bearer tokens', () => {
   before(async () => {
     rig = await startRig({
       emulator: { directory: directory() },
-      kinde: { audience: AUDIENCE, bearer: { maxAge: 0.3, cooldown: 0.3 } },
+      // The JWKS cache's windows are long, and moved past on the app's clock: real time passing on a
+      // loaded machine cannot open one in the middle of a test.
+      kinde: { audience: AUDIENCE, bearer: { maxAge: 60, cooldown: 30 } },
       routes(app) {
         app.get('/read', { onRequest: requirePermission('read:items') }, () => ({ ok: true }));
         app.get('/write', { onRequest: requirePermission('write:items') }, () => ({ ok: true }));
@@ -195,7 +197,7 @@ describe('bearer tokens', () => {
         .sign(privateKey);
     const fetches = () => rig.emulator.requests.filter((r) => r.path.startsWith('/.well-known/jwks')).length;
     await call('/who', await userToken());
-    await new Promise((r) => setTimeout(r, 350));
+    rig.clock.advance(30_001); // past the cooldown (the key set is not stale yet: maxAge is 60 s)
     const before = fetches();
     const tokens = await Promise.all(Array.from({ length: 20 }, (_, i) => stranger(i)));
     const answers = await Promise.all(tokens.map((t) => call('/who', t)));
@@ -213,11 +215,13 @@ describe('bearer tokens', () => {
     rig.emulator.control.advanceClock(86_400 + 3_600 + 10);
     await rig.emulator.control.rotateKeys();
     rig.emulator.control.setClockOffset(0);
+    // The key set ages past maxAge: the next request starts a background refetch that drops the old key.
+    rig.clock.advance(60_001);
     const deadline = Date.now() + 5_000;
     let status = 200;
     while (status === 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
       status = (await call('/who', old)).status;
+      if (status === 200) await new Promise((r) => setTimeout(r, 10)); // the refetch is under way
     }
     expectRefused(await call('/who', old), /unknown key/);
     assert.equal((await call('/who', await userToken())).status, 200, 'a token of the new key passes');
@@ -229,7 +233,7 @@ describe('bearer tokens', () => {
     const fresh = await userToken('user@example.test');
     rig.emulator.control.failEndpoint('jwks', { mode: 'down' });
     try {
-      await new Promise((r) => setTimeout(r, 350));
+      rig.clock.advance(60_001); // the key set is stale: its refetch (failing) runs in the background
       const started = Date.now();
       assert.equal((await call('/who', token)).status, 200);
       assert.equal((await call('/who', fresh)).status, 200, 'never-seen token, cached key');

@@ -50,6 +50,7 @@ describe('Chromium: parallel logins, and other sites cannot sign a user out', {
     other = await startOtherSite(rig.appUrl);
     browser = await launchChromium();
     context = await browser.newContext();
+    context.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
   });
   after(async () => {
     await context?.close();

@@ -5,7 +5,6 @@ import { CHANNELS, memorySessionStore, type SessionStore } from '../src/index.js
 import { tracedStore } from '../src/telemetry.js';
 import { type Rig, startRig } from './setup.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const discoveries = (rig: Rig) =>
   rig.emulator.requests.filter((r) => r.path === '/.well-known/openid-configuration').length;
 
@@ -36,7 +35,7 @@ describe('app.kinde.health()', () => {
 
     rig.emulator.control.failEndpoint('discovery', { mode: 'down' });
     assert.equal((await rig.app.kinde.health()).provider.ok, true, 'within the TTL the last answer stands');
-    await sleep(600);
+    rig.clock.advance(600);
     const down = await rig.app.kinde.health();
     assert.equal(down.status, 'degraded');
     assert.equal(down.provider.ok, false);

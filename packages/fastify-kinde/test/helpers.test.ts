@@ -1,83 +1,85 @@
+// Through app.inject(): what is checked is the plugin's reading of real tokens, not the network.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { HttpClient, login } from 'test-kit';
-import { requireFlag, requireKinde, requireOrg, requireRole } from '../src/index.js';
-import { type Rig, startRig } from './setup.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyKinde, { requireFlag, requireKinde, requireOrg, requireRole } from '../src/index.js';
+import { startKindeTest } from '../src/testing/index.js';
 
 const ORG = 'org_0000000001';
+const kit = await startKindeTest({ after });
+/** No cookie: an anonymous caller. */
+const ANONYMOUS = undefined;
 
 describe('request.kinde helpers and guards against the emulator', () => {
-  let rig: Rig;
-  const admin = new HttpClient();
-  const user = new HttpClient();
+  let app: FastifyInstance;
+  let admin: string;
+  let user: string;
   before(async () => {
-    rig = await startRig({
-      routes(app) {
-        app.get('/helpers', async (request) => {
-          const k = request.kinde;
-          const attempt = (f: () => unknown) => {
-            try {
-              return f();
-            } catch (error) {
-              return { error: (error as { code?: string }).code, message: (error as Error).message };
-            }
-          };
-          return {
-            kind: k.kind,
-            via: k.via,
-            isAuthenticated: k.isAuthenticated(),
-            user: k.getUser(),
-            permission: k.getPermission('write:items'),
-            permissions: k.getPermissions(),
-            organization: k.getOrganization(),
-            organizations: k.getUserOrganizations(),
-            roles: k.getRoles(),
-            darkMode: attempt(() => k.getBooleanFlag('dark_mode')),
-            theme: attempt(() => k.getStringFlag('theme')),
-            maxItems: attempt(() => k.getIntegerFlag('max_items')),
-            flag: attempt(() => k.getFlag('theme')),
-            fallback: k.getFlag('not_there', 42),
-            missing: attempt(() => k.getFlag('not_there')),
-            wrongType: attempt(() => k.getStringFlag('max_items')),
-            emailClaim: k.getClaim('email', 'id_token'),
-            azp: k.getClaimValue('azp'),
-            absent: k.getClaim('nope'),
-            hasTokens: k.getAccessToken() !== null && k.getIdToken() !== null,
-          };
-        });
-        app.get('/profile', async (request) => ({
-          first: await request.kinde.getUserProfile(),
-          second: await request.kinde.getUserProfile(),
-        }));
-        app.get('/role', { onRequest: requireRole('admin') }, () => ({ ok: true }));
-        app.get('/any-role', { onRequest: requireRole(['admin', 'viewer'], { any: true }) }, () => ({
-          ok: true,
-        }));
-        app.get('/flag', { onRequest: requireFlag('dark_mode') }, () => ({ ok: true }));
-        app.get('/theme', { onRequest: requireFlag('theme', 'pink') }, () => ({ ok: true }));
-        app.get('/org', { onRequest: requireOrg() }, () => ({ ok: true }));
-        app.get('/this-org', { onRequest: requireOrg(ORG) }, () => ({ ok: true }));
-        app.get('/other-org', { onRequest: requireOrg('org_other') }, () => ({ ok: true }));
-        app.get(
-          '/combined',
-          { onRequest: requireKinde({ roles: ['admin'], permissions: ['write:items'], org: ORG }) },
-          () => ({ ok: true }),
-        );
-        app.get(
-          '/declared-any',
-          { config: { kinde: { anyPermission: ['write:items', 'delete:items'] } } },
-          () => ({ ok: true }),
-        );
-      },
+    app = Fastify();
+    await app.register(fastifyKinde, kit.options());
+    app.get('/helpers', async (request) => {
+      const k = request.kinde;
+      const attempt = (f: () => unknown) => {
+        try {
+          return f();
+        } catch (error) {
+          return { error: (error as { code?: string }).code, message: (error as Error).message };
+        }
+      };
+      return {
+        kind: k.kind,
+        via: k.via,
+        isAuthenticated: k.isAuthenticated(),
+        user: k.getUser(),
+        permission: k.getPermission('write:items'),
+        permissions: k.getPermissions(),
+        organization: k.getOrganization(),
+        organizations: k.getUserOrganizations(),
+        roles: k.getRoles(),
+        darkMode: attempt(() => k.getBooleanFlag('dark_mode')),
+        theme: attempt(() => k.getStringFlag('theme')),
+        maxItems: attempt(() => k.getIntegerFlag('max_items')),
+        flag: attempt(() => k.getFlag('theme')),
+        fallback: k.getFlag('not_there', 42),
+        missing: attempt(() => k.getFlag('not_there')),
+        wrongType: attempt(() => k.getStringFlag('max_items')),
+        emailClaim: k.getClaim('email', 'id_token'),
+        azp: k.getClaimValue('azp'),
+        absent: k.getClaim('nope'),
+        hasTokens: k.getAccessToken() !== null && k.getIdToken() !== null,
+      };
     });
-    await login(admin, rig.appUrl, 'admin@example.test');
-    await login(user, rig.appUrl, 'user@example.test', '/api/auth/login?prompt=login');
+    app.get('/profile', async (request) => ({
+      first: await request.kinde.getUserProfile(),
+      second: await request.kinde.getUserProfile(),
+    }));
+    app.get('/role', { onRequest: requireRole('admin') }, () => ({ ok: true }));
+    app.get('/any-role', { onRequest: requireRole(['admin', 'viewer'], { any: true }) }, () => ({
+      ok: true,
+    }));
+    app.get('/flag', { onRequest: requireFlag('dark_mode') }, () => ({ ok: true }));
+    app.get('/theme', { onRequest: requireFlag('theme', 'pink') }, () => ({ ok: true }));
+    app.get('/org', { onRequest: requireOrg() }, () => ({ ok: true }));
+    app.get('/this-org', { onRequest: requireOrg(ORG) }, () => ({ ok: true }));
+    app.get('/other-org', { onRequest: requireOrg('org_other') }, () => ({ ok: true }));
+    app.get(
+      '/combined',
+      { onRequest: requireKinde({ roles: ['admin'], permissions: ['write:items'], org: ORG }) },
+      () => ({ ok: true }),
+    );
+    app.get(
+      '/declared-any',
+      { config: { kinde: { anyPermission: ['write:items', 'delete:items'] } } },
+      () => ({ ok: true }),
+    );
+    admin = await kit.signIn(app, { email: 'admin@example.test' });
+    user = await kit.signIn(app, { email: 'user@example.test' });
   });
-  after(() => rig.close());
+  after(() => app.close());
 
-  const get = async (client: HttpClient, path: string) => {
-    const hop = await client.request(`${rig.appUrl}${path}`);
-    return { status: hop.status, body: JSON.parse(hop.body) };
+  const get = async (cookie: string | undefined, path: string) => {
+    const answer = await app.inject({ url: path, headers: cookie === undefined ? {} : { cookie } });
+    return { status: answer.statusCode, body: JSON.parse(answer.body) };
   };
 
   test('claim helpers read the verified claims the way Kinde SDKs do', async () => {
@@ -133,7 +135,7 @@ describe('request.kinde helpers and guards against the emulator', () => {
   });
 
   test('an anonymous caller gets empty answers, never an error', async () => {
-    const { body } = await get(new HttpClient(), '/helpers');
+    const { body } = await get(ANONYMOUS, '/helpers');
     assert.equal(body.kind, 'anonymous');
     assert.equal(body.user, null);
     assert.deepEqual(body.permissions, { orgCode: null, permissions: [] });
@@ -141,15 +143,15 @@ describe('request.kinde helpers and guards against the emulator', () => {
   });
 
   test('the user profile comes from /oauth2/v2/user_profile once per session', async () => {
-    const client = new HttpClient();
-    await login(client, rig.appUrl, 'admin@example.test');
-    const count = () => rig.emulator.requests.filter((r) => r.path === '/oauth2/v2/user_profile').length;
-    const before = count();
+    const client = await kit.signIn(app, { email: 'admin@example.test' });
+    const count = async () =>
+      (await kit.requests()).filter((r) => r.path === '/oauth2/v2/user_profile').length;
+    const before = await count();
     const { body } = await get(client, '/profile');
     assert.equal(body.first.email, 'admin@example.test');
     assert.deepEqual(body.second, body.first);
     await get(client, '/profile');
-    assert.equal(count(), before + 1);
+    assert.equal(await count(), before + 1);
   });
 
   test('role, flag and organization guards answer 403 naming what is missing', async () => {
@@ -169,7 +171,7 @@ describe('request.kinde helpers and guards against the emulator', () => {
       const answer = await get(user, path);
       assert.equal(answer.status, userStatus, `user ${path}`);
       if (userStatus === 403) assert.deepEqual(answer.body, { detail }, path);
-      const anonymous = await get(new HttpClient(), path);
+      const anonymous = await get(ANONYMOUS, path);
       assert.deepEqual(
         anonymous,
         { status: 401, body: { detail: 'Not authenticated' } },

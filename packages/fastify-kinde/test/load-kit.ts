@@ -18,7 +18,8 @@ export function load(url: string, cookie: string, workers: number) {
   const loop = async () => {
     while (!stopped && results.length < 20_000) {
       const at = performance.now() - started;
-      const response = await fetch(url, { headers: { cookie } });
+      // Bounded: a request that never answers fails the test instead of holding it.
+      const response = await fetch(url, { headers: { cookie }, signal: AbortSignal.timeout(10_000) });
       const body = await response.text();
       results.push({ status: response.status, body, at, ms: performance.now() - started - at });
       await sleep(2);

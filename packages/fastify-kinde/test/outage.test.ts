@@ -3,8 +3,6 @@ import { after, describe, test } from 'node:test';
 import { HttpClient, login } from 'test-kit';
 import { type Rig, startRig } from './setup.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Requests to `path` at the emulator since `since` (ms). */
 const hits = (rig: Rig, path: RegExp, since: number) =>
   rig.emulator.requests.filter((r) => path.test(r.path) && r.time >= since).length;
@@ -44,10 +42,10 @@ describe('the signing keys cannot be fetched before any key set has loaded', () 
     assert.ok(fetches < answers.length / 10, `${fetches} fetches for ${answers.length} requests`);
 
     rig.emulator.control.clearFailures();
-    const deadline = Date.now() + 15_000;
+    // The backoff (at most the 4 s cooldown) passes on the app's clock, not the wall clock.
     let status = 503;
-    while (status === 503 && Date.now() < deadline) {
-      await sleep(100);
+    for (let i = 0; status === 503 && i < 100; i++) {
+      rig.advance(100);
       status = (await fetch(`${rig.appUrl}/`, { headers: { authorization: `Bearer ${token}` } })).status;
     }
     assert.equal(status, 200, 'the keys load once the provider is back');
@@ -64,15 +62,16 @@ describe('the token endpoint is down while sessions need a refresh', () => {
     const client = new HttpClient();
     await login(client, rig.appUrl, 'admin@example.test');
     rig.emulator.control.failTokenEndpoint({ mode: 'down' });
-    await sleep(1_100);
+    rig.advance(1_100);
     const outage = Date.now();
+    const outageAt = rig.clock.now();
     for (let i = 0; i < 40; i++) {
       const answer = await client.request(`${rig.appUrl}/`);
       assert.equal(answer.status, 503, answer.body);
-      await sleep(75);
+      rig.advance(75);
     }
     const tries = hits(rig, /^\/oauth2\/token$/, outage);
-    const outageMs = Date.now() - outage;
+    const outageMs = rig.clock.now() - outageAt;
     t.diagnostic(`40 requests of one session in ${outageMs} ms of outage: ${tries} token requests`);
     // Waits of 1 s, 2 s, 4 s (±20%) between tries: log2 of the outage's seconds, plus one.
     assert.ok(tries >= 1 && tries <= Math.ceil(Math.log2(outageMs / 800 + 1)) + 1, `${tries} tries`);
@@ -91,8 +90,9 @@ describe('the token endpoint is down while sessions need a refresh', () => {
     );
     rig.emulator.control.failTokenEndpoint({ mode: 'down' });
     // Every access token is past its expiry: no session has a token it could still serve.
-    await sleep(2_600);
+    rig.advance(2_600);
     const outage = Date.now();
+    const outageAt = rig.clock.now();
     const statuses = new Map<number, number>();
     let requests = 0;
     for (let round = 0; round < 12; round++) {
@@ -102,10 +102,10 @@ describe('the token endpoint is down while sessions need a refresh', () => {
         statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
         if (answer.status === 503) assert.match(JSON.parse(answer.body).detail, /identity provider/);
       }
-      await sleep(200);
+      rig.advance(200);
     }
     const tries = hits(rig, /^\/oauth2\/token$/, outage);
-    const outageMs = Date.now() - outage;
+    const outageMs = rig.clock.now() - outageAt;
     t.diagnostic(`${requests} requests of 40 sessions in ${outageMs} ms of outage: ${tries} token requests`);
     assert.deepEqual([...statuses], [[503, requests]], 'an outage, not a logout');
     // The bound: one try per session before the breaker opens (40), then one probe per open window
@@ -118,10 +118,10 @@ describe('the token endpoint is down while sessions need a refresh', () => {
 
     rig.emulator.control.clearFailures();
     const recovered = Date.now();
-    const deadline = recovered + 45_000;
     const pending = new Set(sessions);
-    while (pending.size > 0 && Date.now() < deadline) {
-      await sleep(250);
+    // The breaker's and the sessions' backoff (at most 30 s) pass on the app's clock.
+    for (let i = 0; pending.size > 0 && i < 200; i++) {
+      rig.advance(250);
       for (const client of [...pending]) {
         if ((await client.request(`${rig.appUrl}/`)).status === 200) pending.delete(client);
       }

@@ -141,11 +141,11 @@ describe('the identity provider down', () => {
     const granted = refreshes();
     rig.emulator.control.failTokenEndpoint({ mode: 'down' });
     // After 3.5 s the 8 s token is inside the 5 s refresh window.
-    await sleep(3_500);
+    rig.advance(3_500);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200, 'served with the unexpired token');
     assert.equal(tokenCalls(), calls + 1, 'a refresh was tried');
     rig.emulator.control.clearFailures();
-    await sleep(1_300); // the session waits 1 s (±20%) after a failed try before the next one
+    rig.advance(1_300); // the session waits 1 s (±20%) after a failed try before the next one
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
     assert.equal(refreshes(), granted + 1, 'and tried again once the provider is back');
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
@@ -169,7 +169,7 @@ describe('the identity provider down', () => {
     assert.equal(JSON.parse(json.body).code, 'ERR_PROVIDER_UNAVAILABLE');
 
     rig.emulator.control.clearFailures();
-    await sleep(1_050); // a failed probe is remembered for 1 s
+    rig.advance(1_050); // a failed probe is remembered for 1 s
     await login(client, rig.appUrl, 'admin@example.test');
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
   });

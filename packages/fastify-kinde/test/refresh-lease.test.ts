@@ -37,12 +37,15 @@ describe('refresh leases across two instances on one Redis', () => {
     rigs.push(a);
     await sleep(600);
     emulator.control.clearFailures();
-    await sleep(2_000); // the access token has expired
+    // The access token has expired, for both instances and the emulator.
+    b.advance(2_000);
+    a.clock.advance(2_000);
     emulator.control.failEndpoint('discovery', { mode: 'slow', delayMs: 8_000, count: 1 });
     emulator.control.failTokenEndpoint({ mode: 'slow', delayMs: 8_500, count: 1 });
     const started = Date.now();
 
-    const holder = client.request(`${a.appUrl}/`);
+    // Longer than HttpClient's default bound: this refresh takes over 16 s on purpose.
+    const holder = client.request(`${a.appUrl}/`, { signal: AbortSignal.timeout(40_000) });
     await sleep(300);
     const waiter = await client.request(`${b.appUrl}/`);
     t.diagnostic(`instance B answered ${waiter.status} after ${Date.now() - started} ms`);

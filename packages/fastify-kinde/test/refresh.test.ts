@@ -14,10 +14,10 @@ async function accessToken(client: HttpClient, rig: Rig): Promise<{ token: strin
 }
 
 /**
- * Waits until `at` (ms since the epoch). The tests wait for points relative to the token's own
- * expiry, not for a fixed time after login, so a slow login on a loaded machine cannot move them.
+ * Moves the app's and the emulator's time to `at` (ms since the epoch). The tests aim at points
+ * relative to the token's own expiry, not a fixed time after login, so a slow login cannot move them.
  */
-const until = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+const until = (rig: Rig, at: number) => rig.advance(Math.max(0, at - rig.clock.now()));
 
 describe('token refresh', () => {
   const rigs: Rig[] = [];
@@ -32,7 +32,7 @@ describe('token refresh', () => {
     await login(client, rig.appUrl, 'admin@example.test');
     const { token: tokenBefore, exp } = await accessToken(client, rig);
     const before = refreshCount(rig);
-    await until(exp - 4_000);
+    until(rig, exp - 4_000);
     const answers = await Promise.all(Array.from({ length: 20 }, () => client.request(`${rig.appUrl}/`)));
     assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
     assert.equal(refreshCount(rig), before + 1, 'twenty concurrent requests share one refresh');
@@ -48,7 +48,7 @@ describe('token refresh', () => {
     await login(client, rig.appUrl, 'admin@example.test');
     const stolen = client.cookies(rig.appUrl).get('kinde_session')!;
     // Past the access token's expiry, with the refresh token expired too.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    rig.advance(2_500);
     const answer = await client.request(`${rig.appUrl}/`);
     assert.equal(answer.status, 401);
     assert.equal(answer.body, '{"detail":"Not authenticated"}');
@@ -66,11 +66,11 @@ describe('token refresh against a provider that returns the unexpired access tok
       const { exp } = await accessToken(client, rig);
       const before = refreshCount(rig);
       // Inside the last 5 s (the refresh skew), with time to spare before the token expires.
-      await until(exp - 4_500);
+      until(rig, exp - 4_500);
       for (let i = 0; i < 10; i++) assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
       assert.equal(refreshCount(rig), before + 1, 'ten requests near expiry: one refresh');
       const { token } = await accessToken(client, rig);
-      await until(exp + 200);
+      until(rig, exp + 200);
       assert.equal(
         (await client.request(`${rig.appUrl}/`)).status,
         200,

@@ -8,9 +8,8 @@ import { resolveConfig } from '../src/config.js';
 import { KindeAuthError, sqliteSessionStore } from '../src/index.js';
 import { createCookieSigner } from '../src/session/signer.js';
 import { SQLITE_DRIVERS } from '../src/session/sqlite-driver.js';
+import { testClock } from '../src/testing/clock.js';
 import { type Rig, SECRET, startRig } from './setup.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('session lifetime and cookies', () => {
   const rigs: Rig[] = [];
@@ -26,7 +25,7 @@ describe('session lifetime and cookies', () => {
     const client = new HttpClient();
     await login(client, rig.appUrl, 'admin@example.test');
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 200);
-    await sleep(1_200);
+    rig.advance(1_200);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
   });
 
@@ -36,14 +35,14 @@ describe('session lifetime and cookies', () => {
     const client = new HttpClient();
     await login(client, rig.appUrl, 'admin@example.test');
     for (let i = 0; i < 3; i++) {
-      await sleep(500);
+      rig.advance(500);
       assert.equal(
         (await client.request(`${rig.appUrl}/`)).status,
         200,
         `request ${i} within the idle window`,
       );
     }
-    await sleep(700);
+    rig.advance(700);
     assert.equal((await client.request(`${rig.appUrl}/`)).status, 401);
   });
 
@@ -94,7 +93,12 @@ for (const driver of SQLITE_DRIVERS) {
     after(() => rmSync(dir, { recursive: true, force: true }));
 
     test('stores, touches, expires, deletes and sweeps', async () => {
-      const store = sqliteSessionStore<{ n: number }>({ path: join(dir, 'a', `${driver}.db`), driver });
+      const clock = testClock();
+      const store = sqliteSessionStore<{ n: number }>({
+        path: join(dir, 'a', `${driver}.db`),
+        driver,
+        clock,
+      });
       try {
         assert.equal(store.database.driver, driver);
         assert.deepEqual(
@@ -105,7 +109,7 @@ for (const driver of SQLITE_DRIVERS) {
         store.set('short', { n: 2 }, 30);
         assert.deepEqual((store.get('a') as { value: unknown }).value, { n: 1 });
         const before = (store.get('a') as { expiresAt: number }).expiresAt;
-        await new Promise((r) => setTimeout(r, 40));
+        clock.advance(40);
         store.touch('a', 120_000);
         assert.ok((store.get('a') as { expiresAt: number }).expiresAt > before);
         assert.equal(store.get('short'), undefined);

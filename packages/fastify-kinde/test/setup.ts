@@ -2,13 +2,25 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { defaultDirectory, startEmulator } from 'kinde-emulator';
 import { freePort } from 'test-kit';
 import fastifyKinde, { type KindeOptions, requireAuth, requirePermission } from '../src/index.js';
+import { type TestClock, testClock } from '../src/testing/clock.js';
 
 /** A running emulator and a small protected app wired to it, both on real ports. */
 export interface Rig {
   emulator: Awaited<ReturnType<typeof startEmulator>>;
   app: FastifyInstance;
   appUrl: string;
+  /** The app's clock (real time until moved). */
+  clock: TestClock;
+  /** Moves time by `ms` for the app and the emulator together: tests move time instead of sleeping. */
+  advance(ms: number): void;
+  /** Closes the app (and the emulator unless shared); a second call answers the first one's promise. */
   close(): Promise<void>;
+}
+
+/** Moves `clock` and the emulator's clock by `ms`. */
+export function advanceBoth(clock: TestClock, emulator: Rig['emulator'], ms: number): void {
+  clock.advance(ms);
+  emulator.control.advanceClock(ms / 1000);
 }
 
 export const SECRET = 'test-session-secret-0123456789abcdef';
@@ -28,7 +40,9 @@ export async function startRig(
   const port = await freePort();
   const appUrl = `http://127.0.0.1:${port}`;
   const app = Fastify();
+  const clock = testClock();
   await app.register(fastifyKinde, {
+    clock,
     issuerUrl: emulator.issuerUrl,
     clientId: application.clientId,
     clientSecret: application.clientSecret,
@@ -48,13 +62,19 @@ export async function startRig(
   }));
   options.routes?.(app);
   await app.listen({ port, host: '127.0.0.1' });
+  let closing: Promise<void> | undefined;
   return {
     emulator,
     app,
     appUrl,
-    async close() {
-      await app.close();
-      if (options.sharedEmulator === undefined) await emulator.close();
+    clock,
+    advance: (ms) => advanceBoth(clock, emulator, ms),
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        if (options.sharedEmulator === undefined) await emulator.close();
+      })();
+      return closing;
     },
   };
 }

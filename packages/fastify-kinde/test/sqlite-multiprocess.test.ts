@@ -16,7 +16,6 @@ import type { SqliteDriverName } from '../src/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./sqlite-app.js', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Instance {
   url: string;
@@ -59,10 +58,21 @@ async function stopInstance({ child }: Instance): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Waits until a JWT has expired (its `exp`, to the second, plus a margin). */
-async function untilExpired(token: string): Promise<void> {
-  const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number };
-  await sleep(Math.max(0, payload.exp * 1000 - Date.now()) + 100);
+/** Moves every process's clock by `ms`; resolves once each has said so (within 5 s). */
+async function advanceInstances(instances: Instance[], ms: number): Promise<void> {
+  await Promise.all(
+    instances.map(
+      ({ child }) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('an app process did not move its clock')), 5_000);
+          child.once('message', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.send({ advanceMs: ms });
+        }),
+    ),
+  );
 }
 
 async function get(url: string, cookie: string): Promise<{ status: number; body: string }> {
@@ -101,6 +111,19 @@ for (const { count, drivers } of RUNS) {
     let dir: string;
     let path: string;
     let instances: Instance[] = [];
+    /** How far the app processes' and the emulator's clocks were moved. */
+    let offsetMs = 0;
+
+    /** Moves time for every process and the emulator until a JWT has expired (its `exp`, plus a margin). */
+    async function untilExpired(token: string): Promise<void> {
+      const { exp } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as {
+        exp: number;
+      };
+      const ms = Math.max(0, exp * 1000 - (Date.now() + offsetMs)) + 100;
+      await advanceInstances(instances, ms);
+      emulator.control.advanceClock(ms / 1000);
+      offsetMs += ms;
+    }
 
     /** Whether a live row for session `id` is in the file, read through a connection of the test's own. */
     const rowExists = (id: string) => {
@@ -108,7 +131,7 @@ for (const { count, drivers } of RUNS) {
       try {
         const row = db
           .prepare('SELECT 1 FROM kinde_sessions WHERE id = ? AND expires_at > ?')
-          .get(`sess:${id}`, Date.now());
+          .get(`sess:${id}`, Date.now() + offsetMs);
         return row !== undefined;
       } finally {
         db.close();

@@ -9,6 +9,7 @@ import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { KindeAuthError, type SqliteSessionStore, sqliteSessionStore } from '../src/index.js';
 import { SQLITE_DRIVERS, type SqliteDriverName } from '../src/session/sqlite-driver.js';
+import { testClock } from '../src/testing/clock.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kinde-sqlite-shared-'));
 let files = 0;
@@ -17,14 +18,14 @@ const opened: SqliteSessionStore<{ n: number }>[] = [];
 /** Two stores on a new file, both through `driver`. */
 function pair(driver: SqliteDriverName, options: { cacheEntries?: number } = {}) {
   const path = join(dir, `s${files++}.db`);
-  const a = sqliteSessionStore<{ n: number }>({ path, driver, ...options });
-  const b = sqliteSessionStore<{ n: number }>({ path, driver, ...options });
+  const clock = testClock();
+  const a = sqliteSessionStore<{ n: number }>({ path, driver, clock, ...options });
+  const b = sqliteSessionStore<{ n: number }>({ path, driver, clock, ...options });
   opened.push(a, b);
-  return { a, b, path };
+  return { a, b, path, clock };
 }
 
 const value = (store: SqliteSessionStore<{ n: number }>, id: string) => store.get(id)?.value.n;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const driver of SQLITE_DRIVERS) {
   describe(`SQLite store, two connections on one file (${driver})`, () => {
@@ -82,11 +83,11 @@ for (const driver of SQLITE_DRIVERS) {
     });
 
     test('replace writes only over a live entry, and an expired one counts as gone', async () => {
-      const { a, b } = pair(driver);
+      const { a, b, clock } = pair(driver);
       assert.equal(a.replace('missing', { n: 1 }, 60_000), false);
       assert.equal(a.get('missing'), undefined);
       a.set('short', { n: 1 }, 30);
-      await sleep(50);
+      clock.advance(50);
       assert.equal(b.replace('short', { n: 2 }, 60_000), false);
       assert.equal(a.get('short'), undefined);
       a.set('s', { n: 1 }, 60_000);
@@ -95,7 +96,7 @@ for (const driver of SQLITE_DRIVERS) {
     });
 
     test('a lease is held across connections until it is released or expires', async () => {
-      const { a, b } = pair(driver);
+      const { a, b, clock } = pair(driver);
       const token = a.lock('s', 10_000);
       assert.ok(token);
       assert.equal(b.lock('s', 10_000), undefined);
@@ -106,7 +107,7 @@ for (const driver of SQLITE_DRIVERS) {
       const next = b.lock('s', 40);
       assert.ok(next, 'released');
       assert.notEqual(next, token);
-      await sleep(60);
+      clock.advance(60);
       const taken = a.lock('s', 10_000);
       assert.ok(taken, 'an expired lease is taken over');
       b.unlock('s', next);
@@ -140,11 +141,11 @@ for (const driver of SQLITE_DRIVERS) {
     });
 
     test('sweep deletes expired sessions and leases', async () => {
-      const { a, b } = pair(driver);
+      const { a, b, clock } = pair(driver);
       a.set('gone', { n: 1 }, 20);
       a.set('kept', { n: 2 }, 60_000);
       assert.ok(a.lock('gone', 20));
-      await sleep(40);
+      clock.advance(40);
       assert.equal(b.sweep(), 1);
       assert.deepEqual(
         { ...a.database.prepare<object>('SELECT count(*) AS n FROM kinde_session_leases').get() },

@@ -10,7 +10,7 @@ import fastifyKinde, {
   requirePermission,
   requireRole,
 } from '../src/index.js';
-import { connectKindeTest, type KindeTestKit, startKindeTest } from '../src/testing/index.js';
+import { connectKindeTest, type KindeTestKit, startKindeTest, testClock } from '../src/testing/index.js';
 
 async function buildApp(options: KindeOptions): Promise<FastifyInstance> {
   const app = Fastify();
@@ -39,9 +39,10 @@ const kit: KindeTestKit = await startKindeTest({ after });
 
 describe('fastify-kinde/testing with an in-process emulator', () => {
   let app: FastifyInstance;
+  const clock = testClock();
   const get = (url: string, headers: Record<string, string>) => app.inject({ url, headers });
   before(async () => {
-    app = await buildApp(kit.options());
+    app = await buildApp(kit.options({ clock }));
   });
   after(() => app.close());
 
@@ -161,13 +162,29 @@ describe('fastify-kinde/testing with an in-process emulator', () => {
     } finally {
       await kit.clearFailures();
     }
-    // The session waits out its backoff (about 1 s) before it asks the provider again.
+    // The session waits out its backoff (about 1 s) before it asks the provider again: on the app's clock.
     let status = 0;
     for (let i = 0; i < 40 && status !== 200; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      clock.advance(100);
       status = (await get('/me', { cookie })).statusCode;
     }
     assert.equal(status, 200);
+  });
+
+  test('testClock: moving the app clock past the idle timeout ends a session, without waiting', async () => {
+    const moved = testClock();
+    const idle = await buildApp(kit.options({ clock: moved, idleTimeout: 60 }));
+    try {
+      const cookie = await kit.signIn(idle, { email: 'user@example.test' });
+      moved.advance(30_000);
+      assert.equal((await idle.inject({ url: '/me', headers: { cookie } })).statusCode, 200);
+      moved.advance(61_000);
+      assert.equal(moved.offsetMs, 91_000);
+      assert.equal((await idle.inject({ url: '/me', headers: { cookie } })).statusCode, 401);
+      assert.throws(() => moved.advance(Number.NaN), /testClock\.advance: pass a finite number/);
+    } finally {
+      await idle.close();
+    }
   });
 
   test('advanceClock past the refresh token lifetime: the refresh is refused and the session ends', async () => {

@@ -14,6 +14,7 @@ import {
 import { safeReturnTo } from '../src/routes.js';
 import { memorySessionStore } from '../src/session/memory.js';
 import { createCookieSigner } from '../src/session/signer.js';
+import { testClock } from '../src/testing/clock.js';
 
 const base = {
   KINDE_ISSUER_URL: 'https://acme.kinde.com',
@@ -120,6 +121,17 @@ describe('configuration', () => {
       true,
     );
   });
+
+  test('"clock": the system clock by default (Date.now itself), else its now(); a clock without now() is refused', () => {
+    assert.equal(resolveConfig({ env: base }).now, Date.now);
+    const clock = testClock();
+    clock.advance(60_000);
+    const moved = resolveConfig({ env: base, clock }).now();
+    assert.ok(moved >= Date.now() + 59_000 && moved <= Date.now() + 60_000);
+    for (const bad of [{}, { now: 5 }, null]) {
+      assert.match(configError(base, { clock: bad }), /"clock" must be an object with a now\(\) method/);
+    }
+  });
 });
 
 describe('returnTo', () => {
@@ -137,10 +149,11 @@ describe('returnTo', () => {
 
 describe('memory store', () => {
   test('evicts the least recently used entry past its bound (recency kept to the second)', async () => {
-    const store = memorySessionStore<{ n: number }>({ maxEntries: 2 });
+    const clock = testClock();
+    const store = memorySessionStore<{ n: number }>({ maxEntries: 2, clock });
     store.set('a', { n: 1 }, 60_000);
     store.set('b', { n: 2 }, 60_000);
-    await new Promise((r) => setTimeout(r, 1_050));
+    clock.advance(1_050);
     store.get('a');
     store.set('c', { n: 3 }, 60_000);
     assert.equal(store.get('b'), undefined);
@@ -148,10 +161,11 @@ describe('memory store', () => {
     assert.equal(store.size, 2);
   });
   test('expires entries and answers delete truthfully', async () => {
-    const store = memorySessionStore<{ n: number }>();
+    const clock = testClock();
+    const store = memorySessionStore<{ n: number }>({ clock });
     store.set('a', { n: 1 }, 20);
     assert.equal(store.delete('missing'), false);
-    await new Promise((r) => setTimeout(r, 30));
+    clock.advance(30);
     assert.equal(store.get('a'), undefined);
     store.set('b', { n: 2 }, 60_000);
     assert.equal(store.delete('b'), true);

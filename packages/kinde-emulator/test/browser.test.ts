@@ -47,6 +47,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 test('login page, organization picker and callback in Chromium', { skip }, async () => {
   const page = await browser.newPage();
+  page.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
   const url = authUrl(emu, baseAuthParams({ redirect_uri: `${appUrl}/callback` }));
   await page.goto(url);
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
@@ -65,6 +66,7 @@ test('login page, organization picker and callback in Chromium', { skip }, async
 
 test('sign-up, error and signed-out pages in Chromium', { skip }, async () => {
   const page = await browser.newPage();
+  page.setDefaultTimeout(10_000); // a broken flow fails in seconds, not 30
   await page.goto(authUrl(emu, baseAuthParams({ redirect_uri: `${appUrl}/callback`, prompt: 'create' })));
   assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Create account');
   await page.getByRole('textbox', { name: 'Email' }).fill('new.person@example.test');

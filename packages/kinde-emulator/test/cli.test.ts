@@ -23,6 +23,18 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { child, out: () => out, err: () => err };
 }
 
+/** Waits, at most `ms`, until the CLI printed its banner: a CLI that crashed or hangs fails the test. */
+async function banner(p: ReturnType<typeof run>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!p.out().includes('Development only')) {
+    if (Date.now() > deadline || p.child.exitCode !== null) {
+      p.child.kill('SIGKILL');
+      throw new Error(`the CLI printed no banner within ${ms} ms: ${p.out()}${p.err()}`);
+    }
+    await Promise.race([once(p.child.stdout, 'data'), new Promise((r) => setTimeout(r, 200))]);
+  }
+}
+
 test('parseCli: defaults and errors', () => {
   const o = parseCli([]);
   assert.ok(o !== 'help');
@@ -36,7 +48,7 @@ test('parseCli: defaults and errors', () => {
 
 test('CLI prints the issuer and KINDE_* lines, serves discovery, and stops on SIGTERM', async () => {
   const p = run(['--port', '0', '--directory', example, '--ephemeral-keys']);
-  while (!p.out().includes('Development only')) await once(p.child.stdout, 'data');
+  await banner(p);
   const issuer = /KINDE_ISSUER_URL=(\S+)/.exec(p.out())?.[1] ?? '';
   assert.match(issuer, /^http:\/\/127\.0\.0\.1:\d+$/);
   assert.match(p.out(), /KINDE_CLIENT_ID=items_api\n/);
@@ -94,10 +106,7 @@ test('CLI: port in use, bad directory and NODE_ENV=production are one-line error
 test('CLI: --allow-remote listens beyond loopback, with a warning on stderr', async () => {
   const p = run(['--port', '0', '--host', '0.0.0.0', '--allow-remote', '--ephemeral-keys']);
   try {
-    const deadline = Date.now() + 10_000;
-    while (!p.out().includes('Development only') && Date.now() < deadline) {
-      await Promise.race([once(p.child.stdout, 'data'), new Promise((r) => setTimeout(r, 200))]);
-    }
+    await banner(p);
     assert.match(p.out(), /KINDE_ISSUER_URL=http:\/\/127\.0\.0\.1:\d+/);
     assert.match(
       p.err(),

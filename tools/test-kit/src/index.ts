@@ -26,6 +26,9 @@ export interface Hop {
   headers: Headers;
 }
 
+/** The longest one {@link HttpClient.request} waits for its answer, unless given a signal. */
+export const REQUEST_TIMEOUT_MS = 15_000;
+
 /** A tiny browser: a cookie jar per host and manual redirects. */
 export class HttpClient {
   /** host -> cookie name -> value */
@@ -54,12 +57,16 @@ export class HttpClient {
     }
   }
 
-  /** One request, no redirect following. */
+  /**
+   * One request, no redirect following. Bounded: without a `signal` of its own it gives up after
+   * {@link REQUEST_TIMEOUT_MS} (the answer and its body), so a broken server fails a test, never hangs it.
+   */
   async request(url: string, init: RequestInit = {}): Promise<Hop> {
     const cookies = [...this.cookies(url)].map(([k, v]) => `${k}=${v}`).join('; ');
     const headers = new Headers(init.headers);
     if (cookies) headers.set('cookie', cookies);
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    const signal = init.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+    const response = await fetch(url, { ...init, headers, redirect: 'manual', signal });
     this.store(url, response.headers);
     const location = response.headers.get('location');
     return {
@@ -71,7 +78,7 @@ export class HttpClient {
     };
   }
 
-  /** Follows redirects (GET) until a non-redirect answer; returns every hop. */
+  /** Follows redirects (GET) until a non-redirect answer, `maxHops` at most; returns every hop. */
   async follow(url: string, init: RequestInit = {}, maxHops = 10): Promise<Hop[]> {
     const hops: Hop[] = [];
     let next: string | null = url;

@@ -57,7 +57,7 @@ const noop = () => {};
  * meanwhile is unknown), `heard(sentAt)` when a heartbeat sent at `sentAt` was answered (proving
  * every invalidation published before it has been read), and `invalidate(id)` for each message.
  */
-export function createLocalCache<T>(options: Required<LocalCacheOptions>) {
+export function createLocalCache<T>(options: Required<LocalCacheOptions>, now: () => number = Date.now) {
   const { maxEntries, heartbeatMs, maxAgeMs } = options;
   const entries = new Map<string, Cached<T>>();
   const reading = new Map<string, Flight<T>>();
@@ -92,8 +92,9 @@ export function createLocalCache<T>(options: Required<LocalCacheOptions>) {
     const hit = entries.get(id);
     if (hit !== undefined) {
       entries.delete(id);
-      const now = Date.now();
-      if (hit.entry.expiresAt > now && hit.staleAt > now) {
+      // Staleness is real time (how long since the read); expiry is the store's clock.
+      const at = Date.now();
+      if (hit.entry.expiresAt > (now === Date.now ? at : now()) && hit.staleAt > at) {
         entries.set(id, hit);
         return hit.entry;
       }

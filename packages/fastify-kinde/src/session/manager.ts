@@ -114,6 +114,8 @@ interface Deps {
    * absolute lifetime (`record` given), or no longer stored (idle or absolute timeout, or ended).
    */
   onExpired?(record: SessionRecord | undefined): void;
+  /** The clock (milliseconds). Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -129,9 +131,9 @@ export function isPersistent(accessClaims: Claims): boolean {
 export const SESSION_PREFIX = 'sess:';
 
 /** Milliseconds since the epoch at which a token with these claims expires. */
-export function expiresAtMs(claims: Claims, expiresIn: number | undefined): number {
+export function expiresAtMs(claims: Claims, expiresIn: number | undefined, now: number): number {
   if (typeof claims.exp === 'number') return claims.exp * 1000;
-  return Date.now() + (expiresIn ?? 0) * 1000;
+  return now + (expiresIn ?? 0) * 1000;
 }
 
 /** Builds the session manager. One per plugin instance. */
@@ -143,6 +145,7 @@ export function createSessionManager({
   fetchProfile,
   users,
   onExpired,
+  now = Date.now,
 }: Deps): SessionManager {
   // `__Host-` forbids a Domain attribute: a cookie shared with subdomains can only be `__Secure-`.
   const cookieName = !config.secureCookies
@@ -154,7 +157,7 @@ export function createSessionManager({
   const touchIntervalMs = Math.min(60_000, config.idleTimeoutMs / 2);
 
   const ttlFor = (record: SessionRecord) =>
-    Math.min(config.idleTimeoutMs, record.createdAt + config.absoluteTimeoutMs - Date.now());
+    Math.min(config.idleTimeoutMs, record.createdAt + config.absoluteTimeoutMs - now());
 
   const current = async (id: string) =>
     (await store.get(SESSION_PREFIX + id))?.value as SessionRecord | undefined;
@@ -200,7 +203,7 @@ export function createSessionManager({
       (error: unknown) => {
         // The provider is down but the token has a few seconds left: serve with it meanwhile.
         const down = error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
-        if (down && record.accessExpiresAt > Date.now()) {
+        if (down && record.accessExpiresAt > now()) {
           if (trace !== undefined) trace.refresh = 'provider_down_current_token_served';
           return { id, record, rotated };
         }
@@ -221,15 +224,15 @@ export function createSessionManager({
       return undefined;
     }
     const record = entry.value as SessionRecord;
-    const now = Date.now();
-    if (now - record.createdAt >= config.absoluteTimeoutMs) {
+    const at = now();
+    if (at - record.createdAt >= config.absoluteTimeoutMs) {
       if (trace !== undefined) trace.anonymous = 'absolute_timeout';
       onExpired?.(record);
       return andThen(store.delete(SESSION_PREFIX + id), () => undefined);
     }
-    if (refresher.due(record, now)) return renew(id, record, rotated, trace);
+    if (refresher.due(record, at)) return renew(id, record, rotated, trace);
     const loaded: LoadedSession = { id, record, rotated };
-    if (entry.expiresAt - now < config.idleTimeoutMs - touchIntervalMs) {
+    if (entry.expiresAt - at < config.idleTimeoutMs - touchIntervalMs) {
       return andThen(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
     }
     return loaded;
@@ -252,17 +255,17 @@ export function createSessionManager({
     },
     async create(reply, tokens, accessClaims) {
       const idClaims = tokens.idClaims ?? {};
-      const now = Date.now();
+      const createdAt = now();
       const record: SessionRecord = {
         v: 1,
         user: userFromClaims(idClaims),
         accessToken: tokens.accessToken,
         accessClaims,
-        accessExpiresAt: expiresAtMs(accessClaims, tokens.expiresIn),
+        accessExpiresAt: expiresAtMs(accessClaims, tokens.expiresIn, createdAt),
         idToken: tokens.idToken ?? null,
         idClaims,
         refreshToken: tokens.refreshToken ?? null,
-        createdAt: now,
+        createdAt,
       };
       const id = randomId();
       await store.set(SESSION_PREFIX + id, record, ttlFor(record));

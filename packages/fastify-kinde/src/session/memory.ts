@@ -1,4 +1,5 @@
 import { GenerationalCache } from '../cache.js';
+import { type Clock, nowOf } from '../clock.js';
 import type { SessionStore, StoreEntry } from './store.js';
 
 /** Options of {@link memorySessionStore}. */
@@ -7,6 +8,8 @@ export interface MemorySessionStoreOptions {
   maxEntries?: number;
   /** Parsed values kept ready for the hottest entries. Default 10,000. */
   hotEntries?: number;
+  /** Where expiry reads the time. Default the system clock. */
+  clock?: Clock;
 }
 
 interface Stored {
@@ -42,6 +45,7 @@ export function memorySessionStore<T extends object = object>(
 ): SessionStore<T> & { readonly size: number } {
   const maxEntries = options.maxEntries ?? 100_000;
   const hotEntries = options.hotEntries ?? 10_000;
+  const now = nowOf(options.clock);
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new TypeError('"maxEntries" must be a positive integer');
   }
@@ -54,7 +58,7 @@ export function memorySessionStore<T extends object = object>(
   function live(id: string): Stored | undefined {
     const entry = entries.get(id);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt <= now()) {
       entries.delete(id);
       hot.delete(id);
       return undefined;
@@ -74,9 +78,9 @@ export function memorySessionStore<T extends object = object>(
     get(id) {
       const stored = live(id);
       if (stored === undefined) return undefined;
-      const now = Date.now();
-      if (now - stored.movedAt >= MOVE_INTERVAL_MS) {
-        stored.movedAt = now;
+      const at = now();
+      if (at - stored.movedAt >= MOVE_INTERVAL_MS) {
+        stored.movedAt = at;
         entries.delete(id);
         entries.set(id, stored);
       }
@@ -85,10 +89,10 @@ export function memorySessionStore<T extends object = object>(
       return remember(id, { value: JSON.parse(stored.json) as T, expiresAt: stored.expiresAt });
     },
     set(id, value, ttlMs) {
-      const now = Date.now();
-      const expiresAt = now + ttlMs;
+      const at = now();
+      const expiresAt = at + ttlMs;
       entries.delete(id);
-      entries.set(id, { json: JSON.stringify(value), expiresAt, movedAt: now });
+      entries.set(id, { json: JSON.stringify(value), expiresAt, movedAt: at });
       remember(id, { value, expiresAt });
       if (entries.size > maxEntries) {
         const oldest = entries.keys().next().value as string;
@@ -99,7 +103,7 @@ export function memorySessionStore<T extends object = object>(
     touch(id, ttlMs) {
       const stored = live(id);
       if (stored === undefined) return;
-      stored.expiresAt = Date.now() + ttlMs;
+      stored.expiresAt = now() + ttlMs;
       const parsed = hot.get(id);
       if (parsed !== undefined) hot.set(id, { value: parsed.value, expiresAt: stored.expiresAt });
     },

@@ -11,9 +11,10 @@ export function listenCache<T>(
   pool: Pool,
   channel: string,
   options: Required<LocalCacheOptions>,
+  now: () => number = Date.now,
 ): LocalCache<T> {
   const { heartbeatMs } = options;
-  const cache = createLocalCache<T>(options);
+  const cache = createLocalCache<T>(options, now);
   let client: PoolClient | undefined;
   let closed = false;
   let attempts = 0;

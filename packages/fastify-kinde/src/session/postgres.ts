@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Pool, QueryResult } from 'pg';
+import { type Clock, nowOf } from '../clock.js';
 import { KindeAuthError } from '../errors.js';
 import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './local-cache.js';
 import { listenCache } from './postgres-cache.js';
@@ -50,6 +51,11 @@ export interface PostgresSessionStoreOptions extends PostgresTableOptions {
   sweepIntervalMs?: number;
   /** Rows deleted per statement when sweeping (at most 10 statements per sweep). Default 1,000. */
   sweepBatch?: number;
+  /**
+   * Where entries' `expiresAt` is read from (the server owns the expiry; this converts its remaining
+   * TTL to a time). Default the system clock.
+   */
+  clock?: Clock;
 }
 
 /** The PostgreSQL store: a {@link SharedSessionStore} in a table, invalidated through `LISTEN`/`NOTIFY`. */
@@ -133,6 +139,7 @@ export function postgresSessionStore<T extends object = object>(
 ): PostgresSessionStore<T> {
   const sql = postgresSql(options);
   const timeoutMs = positiveInteger(options.queryTimeoutMs ?? 1_000, 'queryTimeoutMs');
+  const clockNow = nowOf(options.clock);
   const sweepBatch = positiveInteger(options.sweepBatch ?? 1_000, 'sweepBatch');
   const sweepIntervalMs = positiveInteger(options.sweepIntervalMs ?? 60_000, 'sweepIntervalMs');
   const maxConnections = positiveInteger(options.maxConnections ?? 10, 'maxConnections');
@@ -225,14 +232,15 @@ export function postgresSessionStore<T extends object = object>(
     );
   }
 
-  const cache = cacheOptions === undefined ? undefined : listenCache<T>(pool, sql.channel, cacheOptions);
+  const cache =
+    cacheOptions === undefined ? undefined : listenCache<T>(pool, sql.channel, cacheOptions, clockNow);
   ensureSchema().catch(noop);
 
   /** One read from PostgreSQL, bypassing the local cache. */
   function readShared(id: string): Promise<StoreEntry<T> | undefined> {
     return query('get', sql.get, [id]).then((result) => {
       const row = result.rows[0] as { value: T; ttl: number } | undefined;
-      return row && { value: row.value, expiresAt: Date.now() + Math.floor(row.ttl) };
+      return row && { value: row.value, expiresAt: clockNow() + Math.floor(row.ttl) };
     });
   }
 
@@ -281,7 +289,7 @@ export function postgresSessionStore<T extends object = object>(
     touch(id, ttlMs) {
       const ttl = Math.max(1, Math.ceil(ttlMs));
       return query('touch', sql.touch, [id, ttl]).then((result) => {
-        if (result.rowCount === 1) cache?.extend(id, Date.now() + ttl);
+        if (result.rowCount === 1) cache?.extend(id, clockNow() + ttl);
         else cache?.invalidate(id);
       });
     },

@@ -13,8 +13,9 @@ export function localCache<T>(
   channel: string,
   timeoutMs: number,
   options: Required<LocalCacheOptions>,
+  now: () => number = Date.now,
 ): LocalCache<T> {
-  const cache = createLocalCache<T>(options);
+  const cache = createLocalCache<T>(options, now);
   let closed = false;
   const subscriber = client.duplicate({
     lazyConnect: false,

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
+import { type Clock, nowOf } from '../clock.js';
 import { KindeAuthError } from '../errors.js';
 import { type LocalCacheOptions, localCacheSettings, positiveInteger } from './local-cache.js';
 import { randomId } from './record.js';
@@ -48,6 +49,11 @@ export interface RedisSessionStoreOptions {
   localCache?: RedisLocalCacheOptions | boolean;
   /** Longest wait for Redis in milliseconds; past it the call fails with `ERR_STORE_UNAVAILABLE`. Default 1,000. */
   commandTimeoutMs?: number;
+  /**
+   * Where entries' `expiresAt` is read from (the server owns the expiry; this converts its remaining
+   * TTL to a time). Default the system clock.
+   */
+  clock?: Clock;
 }
 
 /** The Redis store: a {@link SharedSessionStore} on keys with `PX` TTLs, invalidated through pub/sub. */
@@ -152,6 +158,7 @@ export function redisSessionStore<T extends object = object>(
 ): RedisSessionStore<T> {
   const prefix = options.prefix ?? 'kinde:';
   const timeoutMs = positiveInteger(options.commandTimeoutMs ?? 1_000, 'commandTimeoutMs');
+  const clockNow = nowOf(options.clock);
   const localCacheOption = options.localCache === true ? {} : options.localCache || undefined;
   const cacheOptions = localCacheOption && localCacheSettings(localCacheOption);
   const client = (options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379', timeoutMs)) as
@@ -216,7 +223,9 @@ export function redisSessionStore<T extends object = object>(
   }
 
   const cache =
-    cacheOptions === undefined ? undefined : localCache<T>(client as Redis, channel, timeoutMs, cacheOptions);
+    cacheOptions === undefined
+      ? undefined
+      : localCache<T>(client as Redis, channel, timeoutMs, cacheOptions, clockNow);
 
   /** One read from Redis, bypassing the local cache. */
   function readShared(id: string): Promise<StoreEntry<T> | undefined> {
@@ -225,7 +234,7 @@ export function redisSessionStore<T extends object = object>(
       const ttl = Number(reply[1]);
       return {
         value: JSON.parse(reply[0]) as T,
-        expiresAt: ttl >= 0 ? Date.now() + ttl : Number.MAX_SAFE_INTEGER,
+        expiresAt: ttl >= 0 ? clockNow() + ttl : Number.MAX_SAFE_INTEGER,
       };
     });
   }
@@ -260,7 +269,7 @@ export function redisSessionStore<T extends object = object>(
     touch(id, ttlMs) {
       const ttl = Math.max(1, Math.ceil(ttlMs));
       return bounded(() => client.pexpire(prefix + id, ttl)).then((extended) => {
-        if (extended === 1) cache?.extend(id, Date.now() + ttl);
+        if (extended === 1) cache?.extend(id, clockNow() + ttl);
       });
     },
     delete(id) {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GenerationalCache } from '../cache.js';
+import { type Clock, nowOf } from '../clock.js';
 import { KindeAuthError } from '../errors.js';
 import { randomId } from './record.js';
 import {
@@ -39,6 +40,8 @@ export interface SqliteSessionStoreOptions {
    * may open the same file together. Default `SESSION_SQLITE_DRIVER`, else `node:sqlite`.
    */
   driver?: SqliteDriverName;
+  /** Where expiry reads the time (rows store their expiry in milliseconds). Default the system clock. */
+  clock?: Clock;
 }
 
 /** The SQLite store: a {@link SessionStore} with `replace` and leases, safe for many processes on one file. */
@@ -186,6 +189,7 @@ export function sqliteSessionStore<T extends object = object>(
   if (!Number.isInteger(cacheEntries) || cacheEntries < 0)
     throw new TypeError('"cacheEntries" must be a whole number');
   const busyTimeoutMs = options.busyTimeoutMs ?? 1_000;
+  const clockNow = nowOf(options.clock);
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0)
     throw new TypeError('"busyTimeoutMs" must be a whole number of milliseconds');
 
@@ -209,7 +213,7 @@ export function sqliteSessionStore<T extends object = object>(
     });
 
   const sweep = guarded(() => {
-    const now = Date.now();
+    const now = clockNow();
     for (const [id, entry] of [...cache.entries()]) if (entry.expiresAt <= now) cache.delete(id);
     sql.expiredLeases.run(now);
     sql.trimChanges.run(CHANGE_LOG_ROWS);
@@ -228,7 +232,7 @@ export function sqliteSessionStore<T extends object = object>(
     database: db,
     sweep,
     get: guarded((id: string) => {
-      const now = Date.now();
+      const now = clockNow();
       if (cacheEntries > 0) {
         sync();
         const cached = cache.get(id);
@@ -242,13 +246,13 @@ export function sqliteSessionStore<T extends object = object>(
       return entry;
     }),
     set: guarded((id: string, value: T, ttlMs: number) => {
-      const expiresAt = Date.now() + ttlMs;
+      const expiresAt = clockNow() + ttlMs;
       const json = JSON.stringify(value);
       logged(id, () => sql.upsert.run(id, json, expiresAt).changes);
       remember(id, { value, expiresAt });
     }),
     replace: guarded((id: string, value: T, ttlMs: number) => {
-      const now = Date.now();
+      const now = clockNow();
       const expiresAt = now + ttlMs;
       const json = JSON.stringify(value);
       const changed = logged(id, () => sql.update.run(json, expiresAt, id, now).changes) > 0;
@@ -257,7 +261,7 @@ export function sqliteSessionStore<T extends object = object>(
       return changed && expiresAt > now;
     }),
     touch: guarded((id: string, ttlMs: number) => {
-      const now = Date.now();
+      const now = clockNow();
       const expiresAt = now + ttlMs;
       const cached = cache.get(id);
       // Only a live row is extended; when it is gone, so is the cached copy.
@@ -266,7 +270,7 @@ export function sqliteSessionStore<T extends object = object>(
     }),
     delete: guarded((id: string) => {
       cache.delete(id);
-      const now = Date.now();
+      const now = clockNow();
       let live = 0;
       logged(id, () => {
         live = sql.remove.run(id, now).changes;
@@ -276,7 +280,7 @@ export function sqliteSessionStore<T extends object = object>(
       return live > 0;
     }),
     lock: guarded((id: string, ttlMs: number) => {
-      const now = Date.now();
+      const now = clockNow();
       const token = randomId();
       if (sql.lease.run(id, token, now + Math.max(1, Math.ceil(ttlMs)), now).changes === 0) return undefined;
       // Whoever held the lease wrote before giving it back: read the file, not the cached copy.

@@ -35,6 +35,8 @@ export interface UserIndexOptions {
   idleTimeoutMs: number;
   /** Told of the records of sessions `revoke` ended (to revoke their tokens at the provider); must not throw. */
   onRevoked?(records: SessionRecord[]): void;
+  /** The clock stored entries' `expiresAt` is read against. Default `Date.now`. */
+  now?: () => number;
 }
 
 /** Which of a user's sessions an operation applies to. */
@@ -95,6 +97,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Builds the user index over a session store. */
 export function createUserIndex(store: SessionStore, options: UserIndexOptions): UserIndex {
   const maxSessions = options.maxSessionsPerUser ?? 100;
+  const now = options.now ?? Date.now;
   if (!Number.isInteger(maxSessions) || maxSessions < 1) {
     throw new KindeAuthError('ERR_CONFIG', '"maxSessionsPerUser" must be a positive integer');
   }
@@ -212,7 +215,7 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         const ends = new Set(ending.map(([id]) => id));
         value.s = found.filter(([id]) => !ends.has(id)).map(([id, createdAt]) => [id, createdAt]);
         if (filter === undefined) {
-          value.r = Date.now();
+          value.r = now();
           await write(key, value, Math.max(options.sessionLifetimeMs, IN_FLIGHT_MS));
         } else await write(key, value);
         return ended.filter(Boolean).length;
@@ -225,7 +228,7 @@ export function createUserIndex(store: SessionStore, options: UserIndexOptions):
         if (filter && !filter(entry.value)) continue;
         // An access token that has expired is renewed before the session is served again.
         const next: SessionRecord = { ...entry.value, accessExpiresAt: 0 };
-        const ttlMs = entry.expiresAt - Date.now();
+        const ttlMs = entry.expiresAt - now();
         if (ttlMs <= 0) continue;
         if (store.replace) {
           if (await store.replace(SESSION_KEY + id, next, ttlMs)) marked++;

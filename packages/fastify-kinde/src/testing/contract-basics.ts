@@ -39,6 +39,10 @@ export interface ContractContext {
   open(): Promise<Store>;
   /** Closes every instance opened so far. */
   closeAll(): Promise<void>;
+  /** The time the store's expiry is read against: the contract's `clock`, else the system clock. */
+  now(): number;
+  /** Lets `ms` pass for the store: moves the contract's `clock`, or waits that long without one. */
+  pass(ms: number): Promise<void>;
 }
 
 export interface Capabilities {
@@ -66,12 +70,18 @@ export async function valueAt(store: Store, id: string): Promise<object | undefi
   return (await store.get(id))?.value;
 }
 
-export function assertExpiresNear(entry: StoreEntry<object> | undefined, ttlMs: number, what: string) {
+export function assertExpiresNear(
+  entry: StoreEntry<object> | undefined,
+  ttlMs: number,
+  what: string,
+  now: () => number = Date.now,
+) {
   assert.ok(entry !== undefined, `${what}: the entry is there`);
-  const expected = Date.now() + ttlMs;
+  const at = now();
+  const expected = at + ttlMs;
   assert.ok(
     Math.abs(entry.expiresAt - expected) <= SLACK_MS,
-    `${what}: expiresAt is ${entry.expiresAt - Date.now()} ms from now, expected about ${ttlMs}`,
+    `${what}: expiresAt is ${entry.expiresAt - at} ms from now, expected about ${ttlMs}`,
   );
 }
 
@@ -106,13 +116,13 @@ export const basics: ContractCase[] = [
       await store.set('a', { n: 1, s: 'one' }, LONG_MS);
       const entry = await store.get('a');
       assert.deepEqual(entry?.value, { n: 1, s: 'one' });
-      assertExpiresNear(entry, LONG_MS, 'after set');
+      assertExpiresNear(entry, LONG_MS, 'after set', context.now);
       await store.set('a', { n: 2 }, 2 * LONG_MS);
       const again = await store.get('a');
       assert.deepEqual(again?.value, { n: 2 }, 'the new value, whole (no merge)');
-      assertExpiresNear(again, 2 * LONG_MS, 'after a second set');
+      assertExpiresNear(again, 2 * LONG_MS, 'after a second set', context.now);
       await store.set('a', { n: 3 }, LONG_MS / 2);
-      assertExpiresNear(await store.get('a'), LONG_MS / 2, 'a shorter TTL is taken too');
+      assertExpiresNear(await store.get('a'), LONG_MS / 2, 'a shorter TTL is taken too', context.now);
     },
   },
   {
@@ -137,7 +147,7 @@ export const basics: ContractCase[] = [
       const store = await context.open();
       await store.set('short', { n: 1 }, SHORT_MS);
       assert.deepEqual(await valueAt(store, 'short'), { n: 1 }, 'live before its TTL');
-      await sleep(SHORT_MS + 150);
+      await context.pass(SHORT_MS + 150);
       assert.equal(await store.get('short'), undefined, 'gone after its TTL');
       await store.touch('short', LONG_MS);
       assert.equal(await store.get('short'), undefined, 'touch does not revive');
@@ -157,8 +167,8 @@ export const basics: ContractCase[] = [
       await store.touch('t', LONG_MS);
       const entry = await store.get('t');
       assert.deepEqual(entry?.value, { n: 1 });
-      assertExpiresNear(entry, LONG_MS, 'after touch');
-      await sleep(SHORT_MS + 150);
+      assertExpiresNear(entry, LONG_MS, 'after touch', context.now);
+      await context.pass(SHORT_MS + 150);
       assert.deepEqual(await valueAt(store, 't'), { n: 1 }, 'alive past its first TTL');
     },
   },
@@ -203,7 +213,7 @@ export const replaceCases: ContractCase[] = [
       assert.equal(await a.replace('r', { n: 2 }, 2 * LONG_MS), true);
       const entry = await a.get('r');
       assert.deepEqual(entry?.value, { n: 2 });
-      assertExpiresNear(entry, 2 * LONG_MS, 'after replace');
+      assertExpiresNear(entry, 2 * LONG_MS, 'after replace', context.now);
       for (let round = 0; round < 5; round++) {
         const id = `race:${round}`;
         await a.set(id, { round }, LONG_MS);

@@ -9,7 +9,6 @@ import {
   pair,
   SHORT_MS,
   type Store,
-  sleep,
   valueAt,
 } from './contract-basics.js';
 
@@ -141,7 +140,7 @@ const shared: ContractCase[] = [
       await eventually(context.propagationMs, 'the other instance sees the short-lived value', async () => {
         return ((await valueAt(b, 'w')) as { n?: number } | undefined)?.n === 3;
       });
-      await sleep(SHORT_MS + 150);
+      await context.pass(SHORT_MS + 150);
       assert.equal(await b.get('w'), undefined, 'a TTL shortened on one instance ends it for both');
     },
   },
@@ -184,7 +183,7 @@ const shared: ContractCase[] = [
       const first = await la.lock('E', SHORT_MS);
       assert.ok(first !== undefined);
       assert.equal(await lb.lock('E', SHORT_MS), undefined, 'held');
-      await sleep(SHORT_MS + 150);
+      await context.pass(SHORT_MS + 150);
       const second = await lb.lock('E', LONG_MS);
       assert.ok(second !== undefined, 'taken again once expired');
       await la.unlock('E', first);
@@ -204,7 +203,7 @@ const shared: ContractCase[] = [
       const reopened = await context.open();
       const entry = await reopened.get('kept');
       assert.deepEqual(entry?.value, { n: 1 });
-      assertExpiresNear(entry, LONG_MS, 'after a restart');
+      assertExpiresNear(entry, LONG_MS, 'after a restart', context.now);
       assert.equal(await reopened.get('gone'), undefined);
     },
   },

@@ -199,7 +199,7 @@ export const userCases: ContractCase[] = [
         (await index.list('kp_alice')).map((s) => s.handle),
         [sessionHandle(short)],
       );
-      await sleep(SHORT_MS + 50);
+      await context.pass(SHORT_MS + 50);
       assert.deepEqual(await index.list('kp_alice'), []);
       assert.equal(await store.get(`${USER_PREFIX}kp_alice`), undefined, 'the index entry expired too');
     },

@@ -19,6 +19,7 @@ import type { EmulatorOptions } from 'kinde-emulator';
 import { KindeTestKit } from './kit.js';
 import { httpProvider, inProcessProvider, KindeTestError } from './provider.js';
 
+export { type TestClock, testClock } from './clock.js';
 export type { IdentityOptions, TestUser } from './identity.js';
 export { type BearerOptions, KindeTestKit, type MachineOptions } from './kit.js';
 export { KindeTestError } from './provider.js';

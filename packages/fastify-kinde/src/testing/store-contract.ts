@@ -4,13 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SessionStore } from '../session/store.js';
-import { basics, type ContractCaseId, type ContractContext, replaceCases } from './contract-basics.js';
+import type { TestClock } from './clock.js';
+import { basics, type ContractCaseId, type ContractContext, replaceCases, sleep } from './contract-basics.js';
 import { moreCases } from './contract-shared.js';
 import { userCases } from './contract-users.js';
 
 const contractCases = [...basics, ...replaceCases, ...moreCases, ...userCases];
 
-export type { ContractCaseId };
+export type { ContractCaseId, TestClock };
 
 /** A test function such as `node:test`'s or Vitest's `test`: `test(name, fn)` and `test.skip(name, fn)`. */
 export interface ContractTestFn {
@@ -38,6 +39,14 @@ export interface StoreContractOptions<S extends SessionStore<object> = SessionSt
   maxEntries?: number;
   /** The longest a write on one instance may take to be seen by another, in milliseconds. Default 100. */
   propagationMs?: number;
+  /**
+   * The clock the store reads its expiry from: a `testClock()` also given to the stores `create`
+   * makes (`memorySessionStore({ clock })`). The cases then move it past a TTL instead of waiting for
+   * it, and put it back to real time when they end. Only for a store whose expiry is computed in this
+   * process (memory, SQLite); where a server owns the TTL (Redis, PostgreSQL) real time must pass,
+   * so leave it out.
+   */
+  clock?: TestClock;
   /** Cases to skip for this store, each with the reason shown in the test's name. */
   skip?: Partial<Record<ContractCaseId, string>>;
   /** `describe` of `node:test` or Vitest. */
@@ -71,6 +80,7 @@ export interface StoreContractOptions<S extends SessionStore<object> = SessionSt
  */
 export function runStoreContract<S extends SessionStore<object>>(options: StoreContractOptions<S>): void {
   const propagationMs = options.propagationMs ?? 100;
+  const clock = options.clock;
   options.describe(`store contract: ${options.name}`, () => {
     for (const contractCase of contractCases) {
       const reason = options.skip?.[contractCase.id] ?? contractCase.unless?.(options);
@@ -95,12 +105,18 @@ export function runStoreContract<S extends SessionStore<object>>(options: StoreC
             const all = opened.splice(0);
             for (const store of all) await store.close?.();
           },
+          now: clock === undefined ? Date.now : () => clock.now(),
+          async pass(ms) {
+            if (clock === undefined) await sleep(ms);
+            else clock.advance(ms);
+          },
         };
         try {
           await contractCase.run(context);
         } finally {
           await context.closeAll();
           await options.cleanup?.(scope);
+          clock?.advance(-clock.offsetMs);
         }
       });
     }
