@@ -7,6 +7,7 @@ import { confirmSignOutPage } from './pages.js';
 import { returnToTarget } from './return-to.js';
 import { type RevocationOutcome, revokeSessionTokens } from './revocation.js';
 import type { SessionManager } from './session/manager.js';
+import type { SessionRecord } from './session/record.js';
 import type { AuditTrail } from './telemetry.js';
 
 function header(request: FastifyRequest, name: string): string | undefined {
@@ -68,16 +69,24 @@ export function logoutHandlers(
   debug?: DebugLog,
 ) {
   async function endSession(request: FastifyRequest, reply: FastifyReply, status: 302 | 303) {
+    let id = request.kinde.sessionId;
     if (request.kinde.unavailable) {
-      // The session cannot be deleted now: clearing only the cookie would leave it alive in the store.
+      // The credentials could not be checked: the provider is down while a refresh was due, or the
+      // store failed. The cookie still names the session; ending it needs only the store.
+      const cookie = request.cookies[sessions.cookieName];
+      id = cookie === undefined ? null : (sessions.idOf(cookie) ?? null);
+    }
+    // Ended here first, so that a provider that is down or slow cannot keep the session alive.
+    let record: SessionRecord | undefined;
+    try {
+      record = id !== null ? await sessions.take(id) : undefined;
+    } catch {
+      // Clearing only the cookie would leave the session alive in the store.
       throw new KindeAuthError(
         'ERR_STORE_UNAVAILABLE',
         'Signing out is not possible right now: the session store is unavailable. Try again shortly.',
       );
     }
-    const id = request.kinde.sessionId;
-    // Ended here first, so that a provider that is down or slow cannot keep the session alive.
-    const record = id !== null ? await sessions.take(id) : undefined;
     const revocation: RevocationOutcome =
       record !== undefined ? await revokeSessionTokens(oidc, record) : { outcome: 'none' };
     if (revocation.outcome === 'failed' || revocation.outcome === 'timeout') {

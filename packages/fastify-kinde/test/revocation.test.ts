@@ -108,6 +108,31 @@ describe('logout revokes the session tokens at the provider (RFC 7009)', () => {
     }
   });
 
+  test('the provider down while the access token is due for refresh: logout still ends the session', {
+    timeout: 20_000,
+  }, async () => {
+    const { client, cookie } = await signedIn();
+    const key = `sess:${cookie.slice(0, cookie.lastIndexOf('.'))}`;
+    const entry = await rig.app.kinde.store.get(key);
+    const expired = { ...(entry!.value as SessionRecord), accessExpiresAt: Date.now() - 1_000 };
+    await rig.app.kinde.store.set(key, expired, 60_000);
+    rig.emulator.control.failEndpoint('token', { mode: 'down' });
+    rig.emulator.control.failEndpoint('revoke', { mode: 'down' });
+    try {
+      // The refresh cannot happen: guarded routes answer 503 (the session is kept, not ended)...
+      assert.equal((await client.request(`${rig.appUrl}/`)).status, 503);
+      // ...but signing out needs only the store: 302 on to the provider, the cookie cleared.
+      const out = await logout(client);
+      assert.equal(out.status, 302, out.body);
+      assert.match(out.location ?? '', /\/logout\?redirect=/);
+      assert.equal(await rig.app.kinde.store.get(key), undefined, 'the session is gone from the store');
+    } finally {
+      rig.emulator.control.clearFailures();
+    }
+    const replay = await fetch(`${rig.appUrl}/`, { headers: { cookie: `kinde_session=${cookie}` } });
+    assert.equal(replay.status, 401);
+  });
+
   test('a provider that hangs on revoke: logout answers anyway after the short timeout', {
     timeout: 20_000,
   }, async () => {

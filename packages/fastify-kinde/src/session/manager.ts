@@ -77,6 +77,8 @@ export interface SessionManager {
   load(signedCookie: string, trace?: LoadTrace): MaybePromise<LoadedSession | undefined>;
   /** Stores a new session under a new random id and sets its cookie. */
   create(reply: FastifyReply, tokens: SessionTokens, accessClaims: Claims): Promise<string>;
+  /** The session id a signed cookie value names (its signature checked), without reading the store. */
+  idOf(signedCookie: string): string | undefined;
   /** Deletes the session from the store. */
   destroy(id: string): MaybePromise<boolean>;
   /** Deletes the session from the store and answers the record it held (its tokens, to revoke them). */
@@ -304,6 +306,9 @@ export function createSessionManager({
       const latest = await current(id);
       if (latest) await save(id, { ...latest, profile });
       return profile;
+    },
+    idOf(signedCookie) {
+      return signer.unsign(signedCookie)?.value;
     },
     destroy(id) {
       return store.delete(SESSION_PREFIX + id);
