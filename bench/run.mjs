@@ -555,6 +555,10 @@ async function growthPhase(emulator, sqlite, ownPids) {
       });
       const base = median((entries[0]?.rounds ?? []).map((/** @type {any} */ r) => r.rps));
       for (const e of entries) {
+        if (e.status !== undefined) {
+          growth.push(e);
+          continue;
+        }
         const measured = e.rounds.length > 0;
         growth.push({
           ...e,

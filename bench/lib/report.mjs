@@ -53,7 +53,7 @@ export function startupMarkdown(startup) {
 }
 
 /** Per-session figures only where the sessions dwarf the process's own memory. @param {any} g @param {number} v */
-const perSession = (g, v) => (g.sessions >= 100_000 ? thousands(v) : '–');
+const perSession = (g, v) => (g.sessions >= 50_000 ? thousands(v) : '–');
 
 /** @param {any[]} growth */
 export function growthMarkdown(growth) {
@@ -166,14 +166,22 @@ export function judge({ rows, growth, startup, signature }) {
     wanted: `≤ one node:crypto RSA verify (${fixed(signature.node, 1)} µs) + 10 µs`,
     holds: both ? extra <= signature.node + 10 : null,
   });
+  // The memory store is capped at 100,000 sessions (its documented scale): judged at the largest
+  // size it takes, when 1M is over its cap.
   const big = growth.find((g) => g.store === 'memory' && g.sessions === 1_000_000);
   const capped = growth.find((g) => g.store === 'memory' && g.status?.startsWith('n/a (over'));
+  const atCap = growth
+    .filter((g) => g.store === 'memory' && g.status === 'ok')
+    .sort((a, b) => b.sessions - a.sessions)[0];
+  const judged = big?.status === 'ok' ? big : capped && atCap?.sessions > 1_000 ? atCap : undefined;
   targets.push({
     issue: 15,
-    target: 'memory store: requests/s at 1M sessions × at 1k',
-    measured: big?.status === 'ok' ? `${fixed(big.ratio, 2)}×` : (capped?.status ?? big?.status ?? 'not run'),
-    wanted: '≥ 0.9× (or capped below 1M, with the cap documented)',
-    holds: big?.status === 'ok' ? big.ratio >= 0.9 : capped ? true : null,
+    target: capped
+      ? `memory store (capped at 100,000 sessions): requests/s at ${thousands(judged?.sessions ?? Number.NaN)} sessions × at 1k`
+      : 'memory store: requests/s at 1M sessions × at 1k',
+    measured: judged ? `${fixed(judged.ratio, 2)}×` : (big?.status ?? 'not run'),
+    wanted: '≥ 0.9×',
+    holds: judged ? judged.ratio >= 0.9 : null,
   });
   const app = startup?.find((s) => !s.baseline);
   const bare = startup?.find((s) => s.baseline);
