@@ -43,7 +43,11 @@ export function topSelfTime(dir, top = 15) {
   /** @type {Map<string, { fn: string, where: string, us: number }>} */
   const totals = new Map();
   let all = 0;
+  // Start-up (module loading, schema compilation) is not per-request work: samples count from the
+  // first one taken while Node's HTTP server code ran, that is from the first request on.
+  const first = profile.samples.findIndex((id) => frames.get(id)?.url === 'node:_http_server');
   profile.samples.forEach((id, i) => {
+    if (i < first) return;
     const frame = frames.get(id);
     const us = profile.timeDeltas[i] ?? 0;
     // Idle time is not work: percentages are of the time the process was busy.

@@ -230,7 +230,7 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
   };
 
   const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
-  const loadSession = (request: FastifyRequest) => sessions.load(request.cookies[sessions.cookieName]!);
+  const cookieName = sessions.cookieName;
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
@@ -255,11 +255,35 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
       settle(request, reply, done, verifyBearer, bearerVerified, bearerFailed);
       return;
     }
-    if (request.cookies[sessions.cookieName] === undefined) {
+    const cookie = request.cookies[cookieName];
+    if (cookie === undefined) {
       request.kinde = anonymousContext();
       done();
       return;
     }
-    settle(request, reply, done, loadSession, attach, sessionFailed);
+    // As settle(), with the cookie already read: a synchronous store makes no promise and no closure.
+    let loaded: MaybePromise<LoadedSession | undefined>;
+    try {
+      loaded = sessions.load(cookie);
+    } catch (error) {
+      sessionFailed(request, error);
+      done();
+      return;
+    }
+    if (!isPromise(loaded)) {
+      attach(request, reply, loaded);
+      done();
+      return;
+    }
+    loaded.then(
+      (value) => {
+        attach(request, reply, value);
+        done();
+      },
+      (error: unknown) => {
+        sessionFailed(request, error);
+        done();
+      },
+    );
   };
 }

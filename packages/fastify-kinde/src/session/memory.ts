@@ -68,10 +68,10 @@ export function memorySessionStore<T extends object = object>(
   const entries = new Map<string, Stored>();
   const hot = new GenerationalCache<string, StoreEntry<T>>(hotEntries);
 
-  function live(id: string): Stored | undefined {
+  function live(id: string, now = Date.now()): Stored | undefined {
     const entry = entries.get(id);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt <= now) {
       entries.delete(id);
       hot.delete(id);
       return undefined;
@@ -89,9 +89,9 @@ export function memorySessionStore<T extends object = object>(
       return entries.size;
     },
     get(id) {
-      const stored = live(id);
-      if (stored === undefined) return undefined;
       const now = Date.now();
+      const stored = live(id, now);
+      if (stored === undefined) return undefined;
       if (now - stored.movedAt >= MOVE_INTERVAL_MS) {
         stored.movedAt = now;
         entries.delete(id);
