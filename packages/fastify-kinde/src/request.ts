@@ -26,44 +26,6 @@ function isProviderDown(error: unknown): boolean {
   return error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
 }
 
-/**
- * Runs `compute`, then `ok` or `fail`, then `done`: synchronously when `compute` answers
- * synchronously, so a sync store or a cached token costs no promise. The handlers are made once per
- * plugin, not per request.
- */
-function settle<T>(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  compute: (request: FastifyRequest) => MaybePromise<T>,
-  ok: (request: FastifyRequest, reply: FastifyReply, value: T) => void,
-  fail: (request: FastifyRequest, error: unknown) => void,
-): void {
-  let result: MaybePromise<T>;
-  try {
-    result = compute(request);
-  } catch (error) {
-    fail(request, error);
-    done();
-    return;
-  }
-  if (!isPromise(result)) {
-    ok(request, reply, result);
-    done();
-    return;
-  }
-  result.then(
-    (value) => {
-      ok(request, reply, value);
-      done();
-    },
-    (error: unknown) => {
-      fail(request, error);
-      done();
-    },
-  );
-}
-
 /** A memoised promise that is dropped when it fails, so that a later call tries again. */
 function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
   return promise.catch((error: unknown) => {
@@ -210,8 +172,8 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
     return context;
   };
 
-  const bearerVerified = (request: FastifyRequest, _reply: FastifyReply, claims: Claims) => {
-    request.kinde = bearerContexts.get(claims) ?? bearerContextFor(bearerToken(request)!, claims);
+  const bearerVerified = (request: FastifyRequest, token: string, claims: Claims) => {
+    request.kinde = bearerContexts.get(claims) ?? bearerContextFor(token, claims);
     if (request.kinde.problem !== null)
       onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
   };
@@ -229,39 +191,40 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
     request.kinde = refuse(request, reason);
   };
 
-  const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
-  const cookieName = sessions.cookieName;
-
-  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const authorization = request.headers.authorization;
-    if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
-      // A token seen before is answered from the cache before any parsing of the header.
-      const presented = authorization.slice(7);
-      const known = verifier.peek(presented);
-      if (known !== undefined) {
-        if (counters !== undefined) counters.bearerHits++;
-        request.kinde = bearerContexts.get(known) ?? bearerContextFor(presented, known);
-        if (request.kinde.problem !== null)
-          onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
-        done();
-        return;
-      }
-      if (counters !== undefined) counters.bearerMisses++;
-      if (bearerToken(request) === undefined) {
-        request.kinde = refuse(request, 'the bearer token is malformed');
-        done();
-        return;
-      }
-      settle(request, reply, done, verifyBearer, bearerVerified, bearerFailed);
-      return;
-    }
-    const cookie = request.cookies[cookieName];
-    if (cookie === undefined) {
-      request.kinde = anonymousContext();
+  /** A token not in the cache: verified (a promise unless cached meanwhile), then attached. */
+  const verifyBearer = (request: FastifyRequest, token: string, done: HookHandlerDoneFunction) => {
+    let verified: MaybePromise<Claims>;
+    try {
+      verified = verifier.verifyCached(token);
+    } catch (error) {
+      bearerFailed(request, error);
       done();
       return;
     }
-    // As settle(), with the cookie already read: a synchronous store makes no promise and no closure.
+    if (!isPromise(verified)) {
+      bearerVerified(request, token, verified);
+      done();
+      return;
+    }
+    verified.then(
+      (claims) => {
+        bearerVerified(request, token, claims);
+        done();
+      },
+      (error: unknown) => {
+        bearerFailed(request, error);
+        done();
+      },
+    );
+  };
+
+  /** The session of a cookie: a synchronous store makes no promise and no closure. */
+  const loadSession = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    cookie: string,
+    done: HookHandlerDoneFunction,
+  ) => {
     let loaded: MaybePromise<LoadedSession | undefined>;
     try {
       loaded = sessions.load(cookie);
@@ -285,5 +248,40 @@ export function credentialHook({ sessions, verifier, oidc, onBearerRefused, coun
         done();
       },
     );
+  };
+
+  const cookieName = sessions.cookieName;
+
+  return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
+    const authorization = request.headers.authorization;
+    if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
+      // A token seen before is answered from the cache before any parsing of the header.
+      const presented = authorization.slice(7);
+      const known = verifier.peek(presented);
+      if (known !== undefined) {
+        if (counters !== undefined) counters.bearerHits++;
+        request.kinde = bearerContexts.get(known) ?? bearerContextFor(presented, known);
+        if (request.kinde.problem !== null)
+          onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
+        done();
+        return;
+      }
+      if (counters !== undefined) counters.bearerMisses++;
+      const token = bearerToken(request);
+      if (token === undefined) {
+        request.kinde = refuse(request, 'the bearer token is malformed');
+        done();
+        return;
+      }
+      verifyBearer(request, token, done);
+      return;
+    }
+    const cookie = request.cookies[cookieName];
+    if (cookie === undefined) {
+      request.kinde = anonymousContext();
+      done();
+      return;
+    }
+    loadSession(request, reply, cookie, done);
   };
 }
