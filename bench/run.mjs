@@ -14,7 +14,7 @@ import { probe, sessionCookie } from './lib/login.mjs';
 import { mintTokens } from './lib/mint.mjs';
 import { dropTables, postgresAnswers } from './lib/postgres.mjs';
 import { killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
-import { byPackage, topSelfTime } from './lib/profile.mjs';
+import { byPackage, callersOf, topSelfTime } from './lib/profile.mjs';
 import { deletePrefix, redisAnswers } from './lib/redis.mjs';
 import {
   chartSvg,
@@ -653,6 +653,11 @@ async function main() {
       console.log(`${name}: top functions by self time`);
       for (const f of all.slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 20)))
         console.log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
+      for (const fn of (process.env.BENCH_PROFILE_CALLERS ?? '').split(',').filter(Boolean)) {
+        console.log(`${name}: callers of ${fn} (% of busy time)`);
+        for (const c of callersOf(join(profileDir, name), fn))
+          console.log(`  ${c.selfPct.toFixed(1).padStart(5)}%  ${c.chain}`);
+      }
     }
   }
 
