@@ -1,4 +1,5 @@
-import { type JWTVerifyOptions, errors as joseErrors } from 'jose';
+import type { JWTVerifyOptions } from 'jose';
+import * as joseErrors from 'jose/errors';
 import { GenerationalCache } from './cache.js';
 import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
