@@ -14,7 +14,7 @@ import { probe, sessionCookie } from './lib/login.mjs';
 import { mintTokens } from './lib/mint.mjs';
 import { dropTables, postgresAnswers } from './lib/postgres.mjs';
 import { killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
-import { byPackage, topSelfTime } from './lib/profile.mjs';
+import { byPackage, callersOf, topSelfTime } from './lib/profile.mjs';
 import { deletePrefix, redisAnswers } from './lib/redis.mjs';
 import {
   chartSvg,
@@ -23,6 +23,7 @@ import {
   rowsMarkdown,
   startupMarkdown,
   targetsMarkdown,
+  targetsText,
 } from './lib/report.mjs';
 import { measureStartup } from './lib/startup.mjs';
 import { runWrk, wrkAvailable } from './lib/wrk.mjs';
@@ -40,7 +41,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
                   request stay on autocannon
 
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
-      kinde-postgres-nocache bearer-first bearer-repeat items express-kinde`;
+      kinde-postgres-nocache bearer-first bearer-repeat kinde-memory-otel bearer-repeat-otel
+      items fastify-warn app-sqlite app-memory express-kinde`;
 
 const { values: opts } = parseArgs({
   options: {
@@ -108,7 +110,7 @@ if (opts.wrk && !useWrk) log('--wrk: wrk is not installed, using autocannon');
  */
 const load = (options) => (useWrk && !options.tokens ? runWrk(options) : runLoad(options));
 
-/** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string }} ServerSpec */
+/** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean }} ServerSpec */
 /** @type {Record<string, ServerSpec>} */
 const SERVERS = {
   'node-http': { script: 'servers/node-http.mjs' },
@@ -148,9 +150,22 @@ const SERVERS = {
     cookie: /kinde_session$/,
   },
   express: { script: 'servers/express-kinde.mjs', cookie: /^connect\.sid$/, loginPath: '/login' },
+  // Bare Fastify with the example app's logger (pino at `warn`): the baseline of the app rows.
+  'fastify-warn': { script: 'servers/fastify.mjs', env: { LOGGER: 'warn' } },
+  // The example app as `npm start` runs it (the bundle, its embedded emulator, SQLite in `.data/`).
+  'items-app-sqlite': { script: 'servers/items-app.mjs', cookie: /kinde_session$/, app: true },
+  'items-app-memory': {
+    script: 'servers/items-app.mjs',
+    env: { SESSION_STORE: 'memory' },
+    cookie: /kinde_session$/,
+    app: true,
+  },
 };
 
-/** @typedef {{ id: string, label: string, server: string, path: string, auth?: 'cookie' | 'bearer' | 'bearer-first', status?: string }} RowSpec */
+/**
+ * `base`: the row its ratios are taken against (default `fastify`).
+ * @typedef {{ id: string, label: string, server: string, path: string, auth?: 'cookie' | 'bearer' | 'bearer-first', status?: string, base?: string }} RowSpec
+ */
 /** @type {RowSpec[]} */
 const ROWS = [
   { id: 'node-http', label: 'raw node:http hello', server: 'node-http', path: '/' },
@@ -233,6 +248,28 @@ const ROWS = [
     auth: 'cookie',
   },
   {
+    id: 'fastify-warn',
+    label: 'bare Fastify hello, logger at `warn`',
+    server: 'fastify-warn',
+    path: '/',
+  },
+  {
+    id: 'app-sqlite',
+    label: '`npm start` (bundle, SQLite, logger `warn`) `/`',
+    server: 'items-app-sqlite',
+    path: '/',
+    auth: 'cookie',
+    base: 'fastify-warn',
+  },
+  {
+    id: 'app-memory',
+    label: '`npm start` with SESSION_STORE=memory `/`',
+    server: 'items-app-memory',
+    path: '/',
+    auth: 'cookie',
+    base: 'fastify-warn',
+  },
+  {
     id: 'express-kinde',
     label: 'Express + Kinde node-express SDK',
     server: 'express',
@@ -245,6 +282,8 @@ const ROWS = [
 async function availability() {
   const api = await import('fastify-kinde');
   const only = opts.only ? new Set(['fastify', ...opts.only.split(',')]) : null;
+  // The app rows are judged against bare Fastify with the same logger: it runs with them.
+  if (only && [...only].some((id) => id.startsWith('app-'))) only.add('fastify-warn');
   const redisStore = 'redisSessionStore' in api;
   const redisUp = redisStore && (await redisAnswers(REDIS_URL));
   const postgresStore = 'postgresSessionStore' in api;
@@ -277,15 +316,17 @@ async function startRowServers(emulator, profileDir) {
       if (name === 'kinde-redis') redisUsed = true;
       if (name.startsWith('kinde-postgres')) postgresUsed = true;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+      // The example app brings its own emulator, on a port of its own, in a working folder of its own.
+      const appEnv = spec.app
+        ? { EMULATOR_PORT: String(await freePort()), APP_DIR: join(scratch, name) }
+        : {
+            ISSUER_URL: emulator.issuerUrl,
+            CLIENT_ID: emulator.clientId,
+            CLIENT_SECRET: emulator.clientSecret,
+          };
       const server = await startServer(join(HERE, spec.script), {
         nodeArgs,
-        env: {
-          PORT: String(await freePort()),
-          ISSUER_URL: emulator.issuerUrl,
-          CLIENT_ID: emulator.clientId,
-          CLIENT_SECRET: emulator.clientSecret,
-          ...spec.env,
-        },
+        env: { PORT: String(await freePort()), ...appEnv, ...(spec.env ?? {}) },
       });
       const url = server.info.url;
       const cookie = spec.cookie
@@ -465,18 +506,24 @@ function summarise(results) {
       p50: median(rounds.map((r) => r.p50)),
       p99: median(rounds.map((r) => r.p99)),
       cpuPerReqUs: median(rounds.map((r) => r.cpuPerReqUs)),
+      base: row.base ?? 'fastify',
       ratio: Number.NaN,
       cpuRatio: Number.NaN,
+      extraCpuUs: Number.NaN,
       foreignPct: median(rounds.map((r) => r.foreignPct)),
       bad: rounds.reduce((sum, r) => sum + r.bad, 0),
       rounds,
     };
   });
-  // Each round's ratio is taken against bare Fastify in the same round; the median of those is reported.
-  const fastify = rows.find((r) => r.id === 'fastify');
+  // Each round's ratio is taken against the row's baseline (bare Fastify, with the same logger for the
+  // app rows) in the same round; the median of those is reported. So is the CPU per request over it.
   for (const row of rows) {
-    row.ratio = median(row.rounds.map((r, i) => r.rps / (fastify?.rounds[i]?.rps ?? Number.NaN)));
-    row.cpuRatio = (fastify?.cpuPerReqUs ?? Number.NaN) / row.cpuPerReqUs;
+    const base = rows.find((r) => r.id === row.base);
+    row.ratio = median(row.rounds.map((r, i) => r.rps / (base?.rounds[i]?.rps ?? Number.NaN)));
+    row.cpuRatio = (base?.cpuPerReqUs ?? Number.NaN) / row.cpuPerReqUs;
+    row.extraCpuUs = median(
+      row.rounds.map((r, i) => r.cpuPerReqUs - (base?.rounds[i]?.cpuPerReqUs ?? Number.NaN)),
+    );
   }
   return rows;
 }
@@ -508,6 +555,10 @@ async function growthPhase(emulator, sqlite, ownPids) {
       });
       const base = median((entries[0]?.rounds ?? []).map((/** @type {any} */ r) => r.rps));
       for (const e of entries) {
+        if (e.status !== undefined) {
+          growth.push(e);
+          continue;
+        }
         const measured = e.rounds.length > 0;
         growth.push({
           ...e,
@@ -592,7 +643,6 @@ async function main() {
   const signature = accessToken
     ? await signatureCheckUs(accessToken, emulator.privateJwk, emulator.issuerUrl)
     : { jose: Number.NaN, node: Number.NaN };
-  const verifyUs = signature.jose;
 
   if (profileDir) {
     for (const name of running.keys()) {
@@ -603,6 +653,11 @@ async function main() {
       console.log(`${name}: top functions by self time`);
       for (const f of all.slice(0, Number(process.env.BENCH_PROFILE_TOP ?? 20)))
         console.log(`  ${f.selfPct.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`);
+      for (const fn of (process.env.BENCH_PROFILE_CALLERS ?? '').split(',').filter(Boolean)) {
+        console.log(`${name}: callers of ${fn} (% of busy time)`);
+        for (const c of callersOf(join(profileDir, name), fn))
+          console.log(`  ${c.selfPct.toFixed(1).padStart(5)}%  ${c.chain}`);
+      }
     }
   }
 
@@ -622,7 +677,7 @@ async function main() {
   if (redisUsed) await deletePrefix(REDIS_URL, REDIS_PREFIX);
   if (postgresUsed) for (const table of [PG_TABLE, `${PG_TABLE}_nc`]) await dropTables(DATABASE_URL, table);
 
-  const targets = judge({ rows, growth, startup, verifyUs });
+  const targets = judge({ rows, growth, startup, signature });
   const date = new Date().toISOString();
   const info = machine();
   const caption = `${date.slice(0, 10)} · ${info.cores} × ${info.cpu} · Node ${info.node} · ${opts.quick ? 'quick run' : `median of ${plan.rounds} × ${plan.seconds} s`}`;
@@ -630,6 +685,8 @@ async function main() {
     `Run ${date} (${opts.quick ? 'quick' : 'full'}), ${info.cores} cores (${info.cpu}), Node ${info.node}, ${info.pinning}; ${info.loadGenerator}; ${opts.quick ? '1 round × 2 s' : `median of ${plan.rounds} interleaved rounds × ${plan.seconds} s`} per row.`,
     '',
     rowsMarkdown(rows),
+    '',
+    'Baseline: bare Fastify, and for the `npm start` rows bare Fastify with the same logger (pino at `warn`). "CPU µs/req over baseline" is the median of the per-round differences.',
     '',
     startupMarkdown(startup),
     '',
@@ -640,6 +697,7 @@ async function main() {
     targetsMarkdown(targets),
   ].join('\n');
   console.log(`\n${markdown}\n`);
+  console.log(`targets (measured / wanted / verdict):\n${targetsText(targets)}\n`);
   log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 
   if (opts.profile || opts.only) return;

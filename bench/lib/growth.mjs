@@ -9,6 +9,8 @@ import { sessionCookie } from './login.mjs';
 import { startServer } from './proc.mjs';
 
 const KINDE = new URL('../servers/kinde.mjs', import.meta.url).pathname;
+/** The memory store's cap on `maxEntries` (MEMORY_STORE_MAX_ENTRIES in session/memory.ts). */
+export const MEMORY_CAP = 100_000;
 
 /** @param {string} url */
 async function memory(url) {
@@ -68,8 +70,20 @@ async function fill(url, n, budgetS) {
 export async function measureGrowth({ store, sizes, emulator, scratch, plan, log, ownPids, load = runLoad }) {
   /** @type {any[]} */
   const entries = [];
+  /** @type {any[]} */
+  const capped = [];
   try {
     for (const n of sizes) {
+      // The memory store takes at most MEMORY_CAP entries (its intended scale): larger sizes are not
+      // run, and the size at the cap leaves room for the logged-in session it must not evict.
+      if (store === 'memory' && n > MEMORY_CAP) {
+        capped.push({
+          store,
+          sessions: n,
+          status: `n/a (over the store's cap of ${MEMORY_CAP.toLocaleString('en')} sessions)`,
+        });
+        continue;
+      }
       const dbPath = join(scratch, `growth-${store}-${n}.db`);
       const server = await startServer(KINDE, {
         nodeArgs: ['--expose-gc', '--max-old-space-size=16384'],
@@ -80,15 +94,22 @@ export async function measureGrowth({ store, sizes, emulator, scratch, plan, log
           CLIENT_SECRET: emulator.clientSecret,
           STORE: store,
           SQLITE_PATH: dbPath,
-          MAX_ENTRIES: String(Math.max(100_000, n + 10_000)),
+          MAX_ENTRIES: String(store === 'memory' ? MEMORY_CAP : Math.max(100_000, n + 10_000)),
         },
       });
-      const entry = { store, sessions: n, server, dbPath, cookie: '', rounds: /** @type {any[]} */ ([]) };
+      const entry = {
+        store,
+        sessions: store === 'memory' ? Math.min(n, MEMORY_CAP - 1_000) : n,
+        server,
+        dbPath,
+        cookie: '',
+        rounds: /** @type {any[]} */ ([]),
+      };
       entries.push(entry);
       const url = server.info.url;
       entry.cookie = await sessionCookie(url, /kinde_session$/);
       const before = await memory(url);
-      const filled = await fill(url, n, plan.fillBudgetS);
+      const filled = await fill(url, entry.sessions, plan.fillBudgetS);
       const after = await memory(url);
       Object.assign(entry, {
         filled: filled.filled,
@@ -132,5 +153,8 @@ export async function measureGrowth({ store, sizes, emulator, scratch, plan, log
       for (const suffix of ['', '-wal', '-shm']) rmSync(entry.dbPath + suffix, { force: true });
     }
   }
-  return entries.map(({ server: _server, cookie: _cookie, dbPath: _dbPath, ...rest }) => rest);
+  return [
+    ...entries.map(({ server: _server, cookie: _cookie, dbPath: _dbPath, ...rest }) => rest),
+    ...capped,
+  ];
 }

@@ -30,6 +30,48 @@ export function byPackage(functions) {
 }
 
 /**
+ * Who calls a function (by name), weighted by its self time under each caller chain (up to three
+ * frames), busiest first: `BENCH_PROFILE_CALLERS=nextTick` prints it for every server.
+ *
+ * @param {string} dir
+ * @param {string} name
+ * @returns {{ selfPct: number, chain: string }[]}
+ */
+export function callersOf(dir, name) {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (file === undefined) return [];
+  /** @type {{ nodes: { id: number, children?: number[], callFrame: { functionName: string, url: string, lineNumber: number } }[], samples: number[], timeDeltas: number[] }} */
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  /** @type {Map<number, number>} */
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const label = (/** @type {number | undefined} */ id) => {
+    const f = id === undefined ? undefined : byId.get(id)?.callFrame;
+    if (f === undefined) return '';
+    const where = f.url ? `${relative(ROOT, f.url.replace(/^file:\/\//, ''))}:${f.lineNumber + 1}` : '';
+    return `${f.functionName || '(anonymous)'} ${where}`.trim();
+  };
+  /** @type {Map<string, number>} */
+  const totals = new Map();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const us = profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName !== '(idle)') all += us;
+    if (byId.get(id)?.callFrame.functionName !== name) return;
+    const chain = [];
+    for (let p = parent.get(id), k = 0; p !== undefined && k < 3; p = parent.get(p), k++)
+      chain.push(label(p));
+    const key = chain.join(' < ');
+    totals.set(key, (totals.get(key) ?? 0) + us);
+  });
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([chain, us]) => ({ selfPct: (100 * us) / all, chain }));
+}
+
+/**
  * @param {string} dir  where `--cpu-prof-dir` wrote the profile
  * @param {number} [top]
  * @returns {{ selfPct: number, selfMs: number, fn: string, where: string }[]}
@@ -43,7 +85,11 @@ export function topSelfTime(dir, top = 15) {
   /** @type {Map<string, { fn: string, where: string, us: number }>} */
   const totals = new Map();
   let all = 0;
+  // Start-up (module loading, schema compilation) is not per-request work: samples count from the
+  // first one taken while Node's HTTP server code ran, that is from the first request on.
+  const first = profile.samples.findIndex((id) => frames.get(id)?.url === 'node:_http_server');
   profile.samples.forEach((id, i) => {
+    if (i < first) return;
     const frame = frames.get(id);
     const us = profile.timeDeltas[i] ?? 0;
     // Idle time is not work: percentages are of the time the process was busy.

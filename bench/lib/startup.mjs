@@ -9,15 +9,29 @@ import { freePort } from 'test-kit';
 import { median } from './load.mjs';
 import { pinning, stop, track } from './proc.mjs';
 
-/** What `npm start` runs (an esbuild bundle of the compiled app, when built), and tsc's own output. */
+/**
+ * What `npm start` runs (an esbuild bundle of the compiled app, when built), tsc's own output, and
+ * bare Fastify with the same logger (the baseline of issue 15's start-up target), which answers 200.
+ */
 const ENTRIES = [
   {
     name: '`npm start`: dist/main.bundle.mjs',
     path: new URL('../../examples/items-api/dist/main.bundle.mjs', import.meta.url).pathname,
+    status: 401,
+    baseline: false,
   },
   {
     name: 'tsc output: dist/src/main.js',
     path: new URL('../../examples/items-api/dist/src/main.js', import.meta.url).pathname,
+    status: 401,
+    baseline: false,
+  },
+  {
+    name: 'bare Fastify, logger `warn`: bench/servers/fastify.mjs',
+    path: new URL('../servers/fastify.mjs', import.meta.url).pathname,
+    status: 200,
+    baseline: true,
+    env: { LOGGER: 'warn' },
   },
 ];
 
@@ -42,7 +56,7 @@ function get(port) {
 }
 
 /**
- * @typedef {{ entry: string, runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number, samples: object[] }} Startup
+ * @typedef {{ entry: string, baseline: boolean, runs: number, firstAnswerMs: number, firstRequestMs: number, secondRequestMs: number, samples: object[] }} Startup
  */
 
 /**
@@ -59,7 +73,7 @@ export async function measureStartup(runs) {
   const samples = entries.map(() => []);
   try {
     for (let i = 0; i < runs; i++) {
-      for (const [j, entry] of entries.entries()) samples[j]?.push(await once(cwd, entry.path));
+      for (const [j, entry] of entries.entries()) samples[j]?.push(await once(cwd, entry));
     }
   } finally {
     rmSync(cwd, { recursive: true, force: true });
@@ -70,6 +84,7 @@ export async function measureStartup(runs) {
     );
     return {
       entry: entry.name,
+      baseline: entry.baseline,
       runs,
       firstAnswerMs: median(own.map((s) => s.firstAnswerMs)),
       firstRequestMs: median(own.map((s) => s.firstRequestMs)),
@@ -79,8 +94,9 @@ export async function measureStartup(runs) {
   });
 }
 
-/** @param {string} cwd @param {string} main */
-async function once(cwd, main) {
+/** @param {string} cwd @param {typeof ENTRIES[number]} entry */
+async function once(cwd, entry) {
+  const main = entry.path;
   const port = await freePort();
   const emulatorPort = await freePort();
   const env = {
@@ -88,6 +104,7 @@ async function once(cwd, main) {
     PORT: String(port),
     EMULATOR_PORT: String(emulatorPort),
     NODE_ENV: 'development',
+    ...(entry.env ?? {}),
   };
   delete env.KINDE_ISSUER_URL;
   const command = pinning ? 'taskset' : process.execPath;
@@ -108,7 +125,10 @@ async function once(cwd, main) {
         const first = await get(port);
         const firstAnswerMs = performance.now() - started;
         const second = await get(port);
-        if (first.status !== 401) throw new Error(`expected 401 on / without a session, got ${first.status}`);
+        if (first.status !== entry.status)
+          throw new Error(
+            `${entry.name}: expected ${entry.status} on / without a session, got ${first.status}`,
+          );
         return { firstAnswerMs, firstRequestMs: first.ms, secondRequestMs: second.ms };
       } catch (error) {
         if (/** @type {NodeJS.ErrnoException} */ (error).code !== 'ECONNREFUSED') throw error;

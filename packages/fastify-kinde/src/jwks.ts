@@ -1,4 +1,7 @@
-import { createLocalJWKSet, type JSONWebKeySet, type JWTHeaderParameters, errors as joseErrors } from 'jose';
+// jose by subpath, not its root export: see jwt-verify.ts.
+import type { JSONWebKeySet, JWTHeaderParameters } from 'jose';
+import * as joseErrors from 'jose/errors';
+import { createLocalJWKSet } from 'jose/jwks/local';
 import { KindeAuthError } from './errors.js';
 import { tracedProvider } from './telemetry.js';
 

@@ -29,44 +29,6 @@ function isProviderDown(error: unknown): boolean {
   return error instanceof KindeAuthError && error.code === 'ERR_PROVIDER_UNAVAILABLE';
 }
 
-/**
- * Runs `compute`, then `ok` or `fail`, then `done`: synchronously when `compute` answers
- * synchronously, so a sync store or a cached token costs no promise. The handlers are made once per
- * plugin, not per request.
- */
-function settle<T>(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  done: HookHandlerDoneFunction,
-  compute: (request: FastifyRequest) => MaybePromise<T>,
-  ok: (request: FastifyRequest, reply: FastifyReply, value: T) => void,
-  fail: (request: FastifyRequest, error: unknown) => void,
-): void {
-  let result: MaybePromise<T>;
-  try {
-    result = compute(request);
-  } catch (error) {
-    fail(request, error);
-    done();
-    return;
-  }
-  if (!isPromise(result)) {
-    ok(request, reply, result);
-    done();
-    return;
-  }
-  result.then(
-    (value) => {
-      ok(request, reply, value);
-      done();
-    },
-    (error: unknown) => {
-      fail(request, error);
-      done();
-    },
-  );
-}
-
 /** A memoised promise that is dropped when it fails, so that a later call tries again. */
 function forgetOnFailure<T>(promise: Promise<T>, forget: () => void): Promise<T> {
   return promise.catch((error: unknown) => {
@@ -313,8 +275,8 @@ export function credentialHook({
     return context;
   };
 
-  const bearerVerified = (request: FastifyRequest, _reply: FastifyReply, claims: Claims) => {
-    request.kinde = bearerContexts.get(claims) ?? bearerContextFor(bearerToken(request)!, claims);
+  const bearerVerified = (request: FastifyRequest, token: string, claims: Claims) => {
+    request.kinde = bearerContexts.get(claims) ?? bearerContextFor(token, claims);
     if (request.kinde.problem !== null)
       onBearerRefused?.(request, 'ERR_TOKEN_INVALID', request.kinde.problem);
   };
@@ -332,31 +294,95 @@ export function credentialHook({
     request.kinde = refuse(request, reason);
   };
 
-  const verifyBearer = (request: FastifyRequest) => verifier.verifyCached(bearerToken(request)!);
-  const loadSession = (request: FastifyRequest) => sessions.load(request.cookies[sessions.cookieName]!);
+  /** A token not in the cache: verified (a promise unless cached meanwhile), then attached. */
+  const verifyBearer = (request: FastifyRequest, token: string, done: HookHandlerDoneFunction) => {
+    let verified: MaybePromise<Claims>;
+    try {
+      verified = verifier.verifyCached(token);
+    } catch (error) {
+      bearerFailed(request, error);
+      done();
+      return;
+    }
+    if (!isPromise(verified)) {
+      bearerVerified(request, token, verified);
+      done();
+      return;
+    }
+    verified.then(
+      (claims) => {
+        bearerVerified(request, token, claims);
+        done();
+      },
+      (error: unknown) => {
+        bearerFailed(request, error);
+        done();
+      },
+    );
+  };
+
+  /** The session of a cookie: a synchronous store makes no promise and no closure. */
+  const loadSession = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    cookie: string,
+    done: HookHandlerDoneFunction,
+  ) => {
+    let loaded: MaybePromise<LoadedSession | undefined>;
+    try {
+      loaded = sessions.load(cookie);
+    } catch (error) {
+      sessionFailed(request, error);
+      done();
+      return;
+    }
+    if (!isPromise(loaded)) {
+      attach(request, reply, loaded);
+      done();
+      return;
+    }
+    loaded.then(
+      (value) => {
+        attach(request, reply, value);
+        done();
+      },
+      (error: unknown) => {
+        sessionFailed(request, error);
+        done();
+      },
+    );
+  };
+
+  const cookieName = sessions.cookieName;
 
   /** Debug mode only: the same load, with a trace of its decisions, explained once it settles. */
   const explainedSession = (
     log: DebugLog,
     request: FastifyRequest,
     reply: FastifyReply,
+    cookie: string,
     done: HookHandlerDoneFunction,
   ) => {
     const trace: LoadTrace = {};
-    settle(
-      request,
-      reply,
-      done,
-      (r) => sessions.load(r.cookies[sessions.cookieName]!, trace),
-      (r, rep, loaded) => {
-        attach(r, rep, loaded);
-        explainLoad(log, r, loaded, trace);
-      },
-      (r, error) => {
-        sessionFailed(r, error);
-        explainFailure(log, r, error);
-      },
-    );
+    const ok = (loaded: LoadedSession | undefined) => {
+      attach(request, reply, loaded);
+      explainLoad(log, request, loaded, trace);
+      done();
+    };
+    const failed = (error: unknown) => {
+      sessionFailed(request, error);
+      explainFailure(log, request, error);
+      done();
+    };
+    let loaded: MaybePromise<LoadedSession | undefined>;
+    try {
+      loaded = sessions.load(cookie, trace);
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    if (isPromise(loaded)) loaded.then(ok, failed);
+    else ok(loaded);
   };
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
@@ -374,15 +400,17 @@ export function credentialHook({
         return;
       }
       if (counters !== undefined) counters.bearerMisses++;
-      if (bearerToken(request) === undefined) {
+      const token = bearerToken(request);
+      if (token === undefined) {
         request.kinde = refuse(request, 'the bearer token is malformed');
         done();
         return;
       }
-      settle(request, reply, done, verifyBearer, bearerVerified, bearerFailed);
+      verifyBearer(request, token, done);
       return;
     }
-    if (request.cookies[sessions.cookieName] === undefined) {
+    const cookie = request.cookies[cookieName];
+    if (cookie === undefined) {
       request.kinde = anonymousContext();
       if (debug !== undefined)
         debug.explain(request, 'session', 'anonymous: no session cookie and no bearer token');
@@ -390,9 +418,9 @@ export function credentialHook({
       return;
     }
     if (debug !== undefined) {
-      explainedSession(debug, request, reply, done);
+      explainedSession(debug, request, reply, cookie, done);
       return;
     }
-    settle(request, reply, done, loadSession, attach, sessionFailed);
+    loadSession(request, reply, cookie, done);
   };
 }

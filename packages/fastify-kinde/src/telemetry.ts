@@ -167,6 +167,12 @@ export function tracedStore(store: SessionStore, name: string): SessionStore {
         ? traceMaybe({ operation, store: name }, () => call.apply(store, args))
         : call.apply(store, args);
   }
+  // `get` runs on every request: a wrapper of its own arity, with no rest array, for the untraced case.
+  const get = store.get;
+  methods.get = (id: string) =>
+    storeChannel.hasSubscribers
+      ? traceMaybe({ operation: 'get', store: name }, () => get.call(store, id))
+      : get.call(store, id);
   return wrapped;
 }
 

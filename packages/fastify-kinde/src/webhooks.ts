@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { errors as joseErrors, jwtVerify } from 'jose';
+import * as joseErrors from 'jose/errors';
+import { jwtVerify } from 'jose/jwt/verify';
 import { GenerationalCache } from './cache.js';
 import { KindeAuthError } from './errors.js';
 import { createJwksCache } from './jwks.js';

@@ -22,9 +22,10 @@ export interface SqliteSessionStoreOptions {
   sweepIntervalMs?: number;
   /**
    * Parsed entries kept in process (least recently used first out), so a hot session costs no
-   * query and no JSON parse. Exact across processes on one file: every read first asks SQLite
-   * whether another connection committed (`PRAGMA data_version`), and if so drops the entries
-   * that changed. 0 turns it off. Default 10,000.
+   * query and no JSON parse. Exact across processes on one file: reads first ask SQLite whether
+   * another connection committed (`PRAGMA data_version`, once per turn of the event loop, and again
+   * after any write in this process), and if so drop the entries that changed. 0 turns it off.
+   * Default 10,000.
    */
   cacheEntries?: number;
   /**
@@ -144,16 +145,31 @@ function guarded<A extends unknown[], R>(work: (...args: A) => R): (...args: A) 
   };
 }
 
+/** Commits made by the SQLite stores of this process: a store whose count moved looks again. */
+let writesHere = 0;
+
 /**
  * Keeps the read cache exact while other processes write the same file. `PRAGMA data_version`
- * changes only when another connection commits, so the common answer costs one cheap statement;
- * when it changed, the ids in the change log since the last look are dropped from the cache.
+ * changes only when another connection commits; when it changed, the ids in the change log since the
+ * last look are dropped from the cache.
+ *
+ * It is asked at most once per turn of the event loop (the answer is forgotten in the loop's check
+ * phase, through one `setImmediate`), not on every read: the requests of one poll batch share one
+ * look. A commit made before a request's bytes arrived is seen by that request, because the look
+ * happens after the loop picked the request up; what another process commits while one batch is
+ * being served is seen from the next turn on, as a commit racing a read always could be. A write by
+ * any store of this process (another connection to the same file) makes the next read look again.
  */
 function cacheSync<T>(sql: ReturnType<typeof statements>, cache: GenerationalCache<string, StoreEntry<T>>) {
   const dataVersion = () => sql.dataVersion.get()?.data_version;
   let version = dataVersion();
   let seen = sql.lastChange.get()?.seq ?? 0;
-  return () => {
+  let looked = false;
+  let lookedAt = writesHere;
+  const forget = () => {
+    looked = false;
+  };
+  const look = () => {
     const now = dataVersion();
     if (now === version) return;
     version = now;
@@ -164,6 +180,18 @@ function cacheSync<T>(sql: ReturnType<typeof statements>, cache: GenerationalCac
     if (first.seq !== seen + 1) cache.clear();
     else for (const change of changes) cache.delete(change.id);
     seen = changes.at(-1)!.seq;
+  };
+  return {
+    /** Before a read from the cache: looks for other processes' commits once per loop turn. */
+    sync() {
+      if (looked && lookedAt === writesHere) return;
+      look();
+      lookedAt = writesHere;
+      if (!looked) {
+        looked = true;
+        setImmediate(forget);
+      }
+    },
   };
 }
 
@@ -200,19 +228,22 @@ export function sqliteSessionStore<T extends object = object>(
   const db = open(driver, path, busyTimeoutMs);
   const sql = statements(db);
   const cache = new GenerationalCache<string, StoreEntry<T>>(cacheEntries);
-  const sync = cacheSync(sql, cache);
+  const { sync } = cacheSync(sql, cache);
   const remember = (id: string, entry: StoreEntry<T>) => {
     if (cacheEntries > 0) cache.set(id, entry);
   };
   // A write and its change-log row commit together: no process sees one without the other.
-  const logged = (id: string, write: () => number) =>
-    db.immediate(() => {
+  const logged = (id: string, write: () => number) => {
+    writesHere++;
+    return db.immediate(() => {
       const changes = write();
       if (changes > 0) sql.logChange.run(id);
       return changes;
     });
+  };
 
   const sweep = guarded(() => {
+    writesHere++;
     const now = clockNow();
     for (const [id, entry] of [...cache.entries()]) if (entry.expiresAt <= now) cache.delete(id);
     sql.expiredLeases.run(now);
@@ -264,6 +295,7 @@ export function sqliteSessionStore<T extends object = object>(
       const now = clockNow();
       const expiresAt = now + ttlMs;
       const cached = cache.get(id);
+      writesHere++;
       // Only a live row is extended; when it is gone, so is the cached copy.
       if (sql.extend.run(expiresAt, id, now).changes === 0) cache.delete(id);
       else if (cached !== undefined) remember(id, { value: cached.value, expiresAt });
@@ -282,12 +314,14 @@ export function sqliteSessionStore<T extends object = object>(
     lock: guarded((id: string, ttlMs: number) => {
       const now = clockNow();
       const token = randomId();
+      writesHere++;
       if (sql.lease.run(id, token, now + Math.max(1, Math.ceil(ttlMs)), now).changes === 0) return undefined;
       // Whoever held the lease wrote before giving it back: read the file, not the cached copy.
       cache.delete(id);
       return token;
     }),
     unlock: guarded((id: string, token: string) => {
+      writesHere++;
       sql.release.run(id, token);
     }),
     close() {
