@@ -171,4 +171,5 @@ export async function within(
   }
   return performance.now() - start;
 }
+export { architecturePageTests } from './architecture.js';
 export { artifactsDir, CHROMIUM, CHROMIUM_FLAGS, chromiumMissing, launchChromium } from './chromium.js';
