@@ -321,69 +321,59 @@ export function credentialHook({
     );
   };
 
-  /** The session of a cookie: a synchronous store makes no promise and no closure. */
+  /** A loaded session attached; in debug mode (a trace given), its decisions explained. */
+  const sessionLoaded = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    loaded: LoadedSession | undefined,
+    trace: LoadTrace | undefined,
+  ) => {
+    attach(request, reply, loaded);
+    if (trace !== undefined && debug !== undefined) explainLoad(debug, request, loaded, trace);
+  };
+
+  const sessionLoadFailed = (request: FastifyRequest, error: unknown, trace: LoadTrace | undefined) => {
+    sessionFailed(request, error);
+    if (trace !== undefined && debug !== undefined) explainFailure(debug, request, error);
+  };
+
+  /**
+   * The session of a cookie: a synchronous store makes no promise and no closure. `trace` (debug
+   * mode only) collects the load's decisions to explain once it settles.
+   */
   const loadSession = (
     request: FastifyRequest,
     reply: FastifyReply,
     cookie: string,
     done: HookHandlerDoneFunction,
+    trace?: LoadTrace,
   ) => {
     let loaded: MaybePromise<LoadedSession | undefined>;
     try {
-      loaded = sessions.load(cookie);
+      loaded = sessions.load(cookie, trace);
     } catch (error) {
-      sessionFailed(request, error);
+      sessionLoadFailed(request, error, trace);
       done();
       return;
     }
     if (!isPromise(loaded)) {
-      attach(request, reply, loaded);
+      sessionLoaded(request, reply, loaded, trace);
       done();
       return;
     }
     loaded.then(
       (value) => {
-        attach(request, reply, value);
+        sessionLoaded(request, reply, value, trace);
         done();
       },
       (error: unknown) => {
-        sessionFailed(request, error);
+        sessionLoadFailed(request, error, trace);
         done();
       },
     );
   };
 
   const cookieName = sessions.cookieName;
-
-  /** Debug mode only: the same load, with a trace of its decisions, explained once it settles. */
-  const explainedSession = (
-    log: DebugLog,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    cookie: string,
-    done: HookHandlerDoneFunction,
-  ) => {
-    const trace: LoadTrace = {};
-    const ok = (loaded: LoadedSession | undefined) => {
-      attach(request, reply, loaded);
-      explainLoad(log, request, loaded, trace);
-      done();
-    };
-    const failed = (error: unknown) => {
-      sessionFailed(request, error);
-      explainFailure(log, request, error);
-      done();
-    };
-    let loaded: MaybePromise<LoadedSession | undefined>;
-    try {
-      loaded = sessions.load(cookie, trace);
-    } catch (error) {
-      failed(error);
-      return;
-    }
-    if (isPromise(loaded)) loaded.then(ok, failed);
-    else ok(loaded);
-  };
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
@@ -417,10 +407,6 @@ export function credentialHook({
       done();
       return;
     }
-    if (debug !== undefined) {
-      explainedSession(debug, request, reply, cookie, done);
-      return;
-    }
-    loadSession(request, reply, cookie, done);
+    loadSession(request, reply, cookie, done, debug === undefined ? undefined : {});
   };
 }
