@@ -9,6 +9,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GenerationalCache } from './cache.js';
 import type { KindeConfig } from './config.js';
+import { clearCookie, readCookie, readCookies, setCookie } from './cookies.js';
 import { KindeAuthError } from './errors.js';
 
 /** A login attempt: what the callback must check. Sealed in its own cookie, never stored server-side. */
@@ -172,19 +173,19 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
    */
   function prune(request: FastifyRequest, reply: FastifyReply, room: number): void {
     const kept: { name: string; bytes: number; expiresAt: number }[] = [];
-    for (const [name, value] of Object.entries(request.cookies)) {
+    for (const [name, value] of Object.entries(readCookies(request.headers.cookie))) {
       if (!name.startsWith(prefix) || value === undefined) continue;
       const attempt = open(keys, value);
       if (attempt !== undefined && attempt.expiresAt > config.now() && cookieName(attempt.state) === name) {
         kept.push({ name, bytes: name.length + value.length, expiresAt: attempt.expiresAt });
-      } else reply.clearCookie(name, options);
+      } else clearCookie(reply, name, options);
     }
     kept.sort((a, b) => b.expiresAt - a.expiresAt);
     let bytes = room;
     for (const [i, attempt] of kept.entries()) {
       bytes += attempt.bytes;
       if (i >= MAX_ATTEMPTS_PER_BROWSER - 1 || bytes > MAX_ATTEMPT_BYTES)
-        reply.clearCookie(attempt.name, options);
+        clearCookie(reply, attempt.name, options);
     }
   }
 
@@ -193,7 +194,7 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
       const name = cookieName(attempt.state);
       const sealed = seal(keys[0]!, { ...attempt, expiresAt: config.now() + ATTEMPT_TTL_MS });
       prune(request, reply, name.length + sealed.length);
-      reply.setCookie(name, sealed, { ...options, maxAge: ATTEMPT_TTL_MS / 1000 });
+      setCookie(reply, name, sealed, { ...options, maxAge: ATTEMPT_TTL_MS / 1000 });
     },
     take(request, reply, state) {
       if (!state) {
@@ -203,14 +204,14 @@ export function createLoginAttempts(config: KindeConfig): LoginAttempts {
         );
       }
       const name = cookieName(state);
-      const sealed = request.cookies[name];
+      const sealed = readCookie(request.headers.cookie, name);
       if (sealed === undefined) {
         throw new KindeAuthError(
           'ERR_STATE_MISSING',
           'This sign-in cannot be matched to a login started in this browser: no login cookie matches the state the provider returned.',
         );
       }
-      reply.clearCookie(name, options);
+      clearCookie(reply, name, options);
       const attempt = open(keys, sealed);
       if (attempt === undefined || !sameText(attempt.state, state)) {
         throw new KindeAuthError(

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { KindeConfig } from './config.js';
+import { clearCookie, readCookie } from './cookies.js';
 import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
@@ -73,7 +74,7 @@ export function logoutHandlers(
     if (request.kinde.unavailable) {
       // The credentials could not be checked: the provider is down while a refresh was due, or the
       // store failed. The cookie still names the session; ending it needs only the store.
-      const cookie = request.cookies[sessions.cookieName];
+      const cookie = readCookie(request.headers.cookie, sessions.cookieName);
       id = cookie === undefined ? null : (sessions.idOf(cookie) ?? null);
     }
     // Ended here first, so that a provider that is down or slow cannot keep the session alive.
@@ -108,7 +109,7 @@ export function logoutHandlers(
       sessionEnded: record !== undefined,
       ...revocation,
     });
-    reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
+    clearCookie(reply, sessions.cookieName, sessions.cookieOptions());
     return reply.header('cache-control', 'no-store').redirect(oidc.logoutUrl(target(request)), status);
   }
 

@@ -1,4 +1,3 @@
-import fastifyCookie from '@fastify/cookie';
 import type { FastifyInstance } from 'fastify';
 import { createAccountApi } from './account-api.js';
 import type { Clock } from './clock.js';
@@ -112,7 +111,6 @@ function makeStore(kind: BuiltInStore, clock: Clock | undefined): SessionStore {
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
 export async function kindePlugin(app: FastifyInstance, options: KindeOptions): Promise<void> {
   const config = resolveConfig(options);
-  if (!app.hasRequestDecorator('cookies')) await app.register(fastifyCookie);
   const ownStore = !('get' in config.store);
   const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store, config.clock);
   const storeName = 'get' in config.store ? 'custom' : config.store.kind;

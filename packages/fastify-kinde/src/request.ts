@@ -8,6 +8,7 @@ import {
   refusedContext,
   unavailableContext,
 } from './context.js';
+import { clearCookie, readCookie } from './cookies.js';
 import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
@@ -237,7 +238,7 @@ export function credentialHook({
   const attach = (request: FastifyRequest, reply: FastifyReply, loaded: LoadedSession | undefined) => {
     if (loaded === undefined) {
       request.kinde = anonymousContext();
-      reply.clearCookie(sessions.cookieName, sessions.cookieOptions());
+      clearCookie(reply, sessions.cookieName, sessions.cookieOptions());
       return;
     }
     let context = sessionContexts.get(loaded.record);
@@ -399,7 +400,7 @@ export function credentialHook({
       verifyBearer(request, token, done);
       return;
     }
-    const cookie = request.cookies[cookieName];
+    const cookie = readCookie(request.headers.cookie, cookieName);
     if (cookie === undefined) {
       request.kinde = anonymousContext();
       if (debug !== undefined)

@@ -39,3 +39,43 @@ describe('a session cookie has exactly one valid spelling (over HTTP)', () => {
     }
   });
 });
+
+describe('the session cookie is read from the Cookie header as the cookie package reads it (over HTTP)', () => {
+  let rig: Rig;
+  let cookie: string;
+  before(async () => {
+    rig = await startRig();
+    const client = new HttpClient();
+    await login(client, rig.appUrl, 'user@example.test');
+    cookie = client.cookies(rig.appUrl).get('kinde_session') ?? '';
+    assert.ok(cookie, 'logged in');
+  });
+  after(() => rig.close());
+
+  const status = async (header: string) =>
+    (await fetch(`${rig.appUrl}/`, { headers: { cookie: header } })).status;
+
+  test('among other cookies, spaced, tabbed or percent-encoded, the session is found', async () => {
+    const encoded = [...cookie].map((c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).join('');
+    for (const header of [
+      `a=1; kinde_session=${cookie}; b=2`,
+      `kinde_session =\t${cookie} ;x=y`,
+      `junk; =nameless; kinde_session=${cookie}`,
+      `kinde_session=${encoded}`,
+      `xkinde_session=nope; kinde_session=${cookie}`,
+    ]) {
+      assert.equal(await status(header), 200, header);
+    }
+  });
+
+  test('the first pair of the name wins, as in @fastify/cookie: a later good cookie does not rescue a bad first one', async () => {
+    assert.equal(await status(`kinde_session=forged.value; kinde_session=${cookie}`), 401);
+    assert.equal(await status(`kinde_session=${cookie}; kinde_session=forged.value`), 200);
+    assert.equal(await status(`kinde_session_x=${cookie}`), 401);
+    assert.equal(
+      await status(`kinde_session=${cookie}%`),
+      401,
+      'a broken escape is taken as sent, not dropped',
+    );
+  });
+});

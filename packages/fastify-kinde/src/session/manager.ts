@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { KindeConfig } from '../config.js';
+import { setCookie } from '../cookies.js';
 import { KindeAuthError } from '../errors.js';
 import {
   type Claims,
@@ -279,7 +280,8 @@ export function createSessionManager({
       // Not persistent: no Max-Age, so the browser forgets the cookie when it closes; the stored
       // session still ends at its idle and absolute timeouts.
       const options = this.cookieOptions();
-      reply.setCookie(
+      setCookie(
+        reply,
         cookieName,
         signer.sign(id),
         persistent ? { ...options, maxAge: Math.floor(config.absoluteTimeoutMs / 1000) } : options,
