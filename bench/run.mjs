@@ -39,6 +39,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
                   self-time functions of each (implies --skip-startup --skip-growth)
   --wrk           load with wrk (-t1 -c50) when it is installed; rows with a token per
                   request stay on autocannon
+  --rounds N      interleaved rounds per row (default 5, --quick 1)
+  --seconds S     seconds per measured run (default 2)
 
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
       kinde-postgres-nocache bearer-first bearer-repeat kinde-memory-otel bearer-repeat-otel
@@ -52,6 +54,8 @@ const { values: opts } = parseArgs({
     'skip-growth': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     wrk: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -72,8 +76,8 @@ const plan = opts.quick
       tokenCap: 12_000,
     }
   : {
-      seconds: 5,
-      rounds: 3,
+      seconds: 2,
+      rounds: 5,
       warm: 2,
       quietBudgetS: 120,
       startupRuns: 10,
@@ -81,6 +85,8 @@ const plan = opts.quick
       growth: { seconds: 4, rounds: 2, warm: 1, fillBudgetS: 150 },
       tokenCap: 40_000,
     };
+if (opts.rounds !== undefined) plan.rounds = Math.max(1, Number(opts.rounds) || 1);
+if (opts.seconds !== undefined) plan.seconds = Math.max(1, Number(opts.seconds) || 1);
 const REDIS_URL = 'redis://127.0.0.1:6379';
 const REDIS_PREFIX = `fastify-kinde-bench:${process.pid}:`;
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/test';
@@ -469,25 +475,39 @@ async function loadRows(running, accessToken, keys, ownPids) {
       headers: headersFor(row, server, accessToken),
     });
   }
+  /** @param {RowSpec} row @param {number} round */
+  const measure = async (row, round) => {
+    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
+    quietBudgetMs -= await waitForQuiet(quietBudgetMs);
+    const result = await load({
+      ownPids,
+      url: server.url + row.path,
+      pid: server.pid,
+      seconds: plan.seconds,
+      headers: headersFor(row, server, accessToken),
+      tokens: row.auth === 'bearer-first' ? firstUseSlices[round] : undefined,
+    });
+    log(
+      `  ${row.id.padEnd(14)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${result.cpuPerReqUs.toFixed(1).padStart(7)} µs CPU/req  other load ${result.foreignPct.toFixed(0)}%${result.bad ? `  ${result.bad} failed` : ''}`,
+    );
+    return result;
+  };
   for (let round = 0; round < plan.rounds; round++) {
     const order = active.map((_, i) => active[(i + round) % active.length]);
     log(`round ${round + 1}/${plan.rounds}`);
     for (const row of /** @type {RowSpec[]} */ (order)) {
       if (row.status !== undefined) continue;
-      const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
-      quietBudgetMs -= await waitForQuiet(quietBudgetMs);
-      const result = await load({
-        ownPids,
-        url: server.url + row.path,
-        pid: server.pid,
-        seconds: plan.seconds,
-        headers: headersFor(row, server, accessToken),
-        tokens: row.auth === 'bearer-first' ? firstUseSlices[round] : undefined,
-      });
-      results.get(row.id)?.push(result);
-      log(
-        `  ${row.id.padEnd(14)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${result.cpuPerReqUs.toFixed(1).padStart(7)} µs CPU/req  other load ${result.foreignPct.toFixed(0)}%${result.bad ? `  ${result.bad} failed` : ''}`,
-      );
+      // A baseline row is measured on its own; every other row right after its baseline, so that the
+      // pair shares the machine's state of that moment (a shared machine's speed drifts over minutes).
+      if ((row.base ?? 'fastify') === row.id) {
+        results.get(row.id)?.push(await measure(row, round));
+        continue;
+      }
+      const baseRow = active.find((r) => r.id === (row.base ?? 'fastify'));
+      const base = baseRow === undefined ? undefined : await measure(baseRow, round);
+      if (base !== undefined) results.get(baseRow?.id ?? '')?.push(base);
+      const result = await measure(row, round);
+      results.get(row.id)?.push(base === undefined ? result : { ...result, pairedBase: base });
     }
   }
   return results;
@@ -517,13 +537,18 @@ function summarise(results) {
   });
   // Each round's ratio is taken against the row's baseline (bare Fastify, with the same logger for the
   // app rows) in the same round; the median of those is reported. So is the CPU per request over it.
+  // A row's runs each carry the baseline run made just before it (`pairedBase`); a baseline row is
+  // 1.00 by definition.
   for (const row of rows) {
     const base = rows.find((r) => r.id === row.base);
-    row.ratio = median(row.rounds.map((r, i) => r.rps / (base?.rounds[i]?.rps ?? Number.NaN)));
-    row.cpuRatio = (base?.cpuPerReqUs ?? Number.NaN) / row.cpuPerReqUs;
-    row.extraCpuUs = median(
-      row.rounds.map((r, i) => r.cpuPerReqUs - (base?.rounds[i]?.cpuPerReqUs ?? Number.NaN)),
-    );
+    /** @param {any} r */
+    const baseOf = (r) => r.pairedBase ?? (row.id === row.base ? r : undefined);
+    // A baseline's runs made for another row carry no pair of their own: left out here.
+    const paired = row.rounds.filter((r) => baseOf(r) !== undefined);
+    row.ratio = median(paired.map((r) => r.rps / baseOf(r).rps));
+    row.cpuRatio = median(paired.map((r) => baseOf(r).cpuPerReqUs / r.cpuPerReqUs));
+    row.extraCpuUs = median(paired.map((r) => r.cpuPerReqUs - baseOf(r).cpuPerReqUs));
+    if (base === undefined) row.ratio = row.cpuRatio = row.extraCpuUs = Number.NaN;
   }
   return rows;
 }
@@ -686,7 +711,7 @@ async function main() {
     '',
     rowsMarkdown(rows),
     '',
-    'Baseline: bare Fastify, and for the `npm start` rows bare Fastify with the same logger (pino at `warn`). "CPU µs/req over baseline" is the median of the per-round differences.',
+    'Baseline: bare Fastify, and for the `npm start` rows bare Fastify with the same logger (pino at `warn`). Each row run is paired with a run of its baseline made just before it; "CPU µs/req over baseline" is the median of the pairs\' differences.',
     '',
     startupMarkdown(startup),
     '',
