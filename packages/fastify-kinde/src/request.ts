@@ -12,7 +12,13 @@ import { clearCookie, readCookie } from './cookies.js';
 import type { DebugLog } from './debug.js';
 import { KindeAuthError } from './errors.js';
 import type { OidcClient } from './oidc.js';
-import { isPersistent, type LoadedSession, type LoadTrace, type SessionManager } from './session/manager.js';
+import {
+  isPersistent,
+  type LoadedSession,
+  type LoadTrace,
+  type SessionManager,
+  type SessionTicket,
+} from './session/manager.js';
 import { type Claims, type KindeUserProfile, type SessionRecord, userFromClaims } from './session/record.js';
 import { isPromise, type MaybePromise } from './session/store.js';
 import type { TokenVerifier } from './tokens.js';
@@ -357,6 +363,34 @@ export function credentialHook({
       done();
       return;
     }
+    settleSession(request, reply, loaded, done, trace);
+  };
+
+  /** `loadSession` for a cookie already verified (a ticket), outside debug mode. */
+  const loadTicket = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ticket: SessionTicket,
+    done: HookHandlerDoneFunction,
+  ) => {
+    let loaded: MaybePromise<LoadedSession | undefined>;
+    try {
+      loaded = sessions.loadTicket(ticket);
+    } catch (error) {
+      sessionLoadFailed(request, error, undefined);
+      done();
+      return;
+    }
+    settleSession(request, reply, loaded, done, undefined);
+  };
+
+  const settleSession = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    loaded: MaybePromise<LoadedSession | undefined>,
+    done: HookHandlerDoneFunction,
+    trace: LoadTrace | undefined,
+  ) => {
     if (!isPromise(loaded)) {
       sessionLoaded(request, reply, loaded, trace);
       done();
@@ -375,6 +409,10 @@ export function credentialHook({
   };
 
   const cookieName = sessions.cookieName;
+  const lastCookie = new WeakMap<
+    object,
+    { header: string; present: boolean; ticket: SessionTicket | undefined }
+  >();
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
     const authorization = request.headers.authorization;
@@ -400,14 +438,48 @@ export function credentialHook({
       verifyBearer(request, token, done);
       return;
     }
-    const cookie = readCookie(request.headers.cookie, cookieName);
-    if (cookie === undefined) {
-      request.kinde = anonymousContext();
-      if (debug !== undefined)
+    const header = request.headers.cookie;
+    if (debug !== undefined) {
+      const cookie = readCookie(header, cookieName);
+      if (cookie === undefined) {
+        request.kinde = anonymousContext();
         debug.explain(request, 'session', 'anonymous: no session cookie and no bearer token');
+        done();
+        return;
+      }
+      loadSession(request, reply, cookie, done, {});
+      return;
+    }
+    if (header === undefined) {
+      request.kinde = anonymousContext();
       done();
       return;
     }
-    loadSession(request, reply, cookie, done, debug === undefined ? undefined : {});
+    // A keep-alive connection sends the same Cookie header again and again: the session cookie found
+    // in it and its verified ticket are remembered for that exact header (compared whole), so a
+    // repeat costs neither a scan, nor a hash of the cookie, nor a signature check.
+    const connection = request.raw.socket as object | null | undefined;
+    let seen = connection ? lastCookie.get(connection) : undefined;
+    if (seen === undefined || seen.header !== header) {
+      const cookie = readCookie(header, cookieName);
+      seen = {
+        header,
+        present: cookie !== undefined,
+        ticket: cookie === undefined ? undefined : sessions.ticket(cookie),
+      };
+      if (connection) lastCookie.set(connection, seen);
+    }
+    if (!seen.present) {
+      request.kinde = anonymousContext();
+      done();
+      return;
+    }
+    if (seen.ticket === undefined) {
+      // A forged or stale signature: anonymous, and the cookie cleared.
+      attach(request, reply, undefined);
+      done();
+      return;
+    }
+    loadTicket(request, reply, seen.ticket, done);
   };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { HttpClient, login } from 'test-kit';
 import { type Rig, startRig } from './setup.js';
@@ -77,5 +78,40 @@ describe('the session cookie is read from the Cookie header as the cookie packag
       401,
       'a broken escape is taken as sent, not dropped',
     );
+  });
+  test('on one keep-alive connection, a repeated Cookie header still reaches the store each time', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    const get = (header: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.get(`${rig.appUrl}/`, { agent, headers: { cookie: header } }, (response) => {
+          sockets.add(response.socket);
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        });
+        request.setTimeout(10_000, () => request.destroy(new Error('timed out')));
+        request.on('error', reject);
+      });
+    try {
+      const header = `theme=dark; kinde_session=${cookie}`;
+      assert.equal(await get(header), 200);
+      assert.equal(await get(header), 200);
+      assert.equal(
+        await get(`theme=dark; kinde_session=${cookie.slice(0, -1)}A`),
+        401,
+        'another header is read anew',
+      );
+      assert.equal(await get(header), 200);
+      const id = cookie.slice(0, cookie.lastIndexOf('.'));
+      assert.equal(await rig.app.kinde.store.delete(`sess:${id}`), true);
+      assert.equal(
+        await get(header),
+        401,
+        'the session ended: the same header is refused on the same connection',
+      );
+      assert.equal(sockets.size, 1, 'every request went over one connection');
+    } finally {
+      agent.destroy();
+    }
   });
 });

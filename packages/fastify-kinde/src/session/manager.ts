@@ -76,6 +76,14 @@ export interface SessionManager {
   readonly cookieName: string;
   /** Reads the session named by a signed cookie value; undefined when absent, forged, expired or ended. */
   load(signedCookie: string, trace?: LoadTrace): MaybePromise<LoadedSession | undefined>;
+  /**
+   * A signed cookie value whose signature holds, as a ticket (its session id and store key), or
+   * undefined when the signature fails. The same cookie gives the same ticket while the signer
+   * remembers it, so the store key is made (and hashed) once, not on every request.
+   */
+  ticket(signedCookie: string): SessionTicket | undefined;
+  /** `load` for a cookie already turned into a ticket. */
+  loadTicket(ticket: SessionTicket, trace?: LoadTrace): MaybePromise<LoadedSession | undefined>;
   /** Stores a new session under a new random id and sets its cookie. */
   create(reply: FastifyReply, tokens: SessionTokens, accessClaims: Claims): Promise<string>;
   /** The session id a signed cookie value names (its signature checked), without reading the store. */
@@ -128,6 +136,15 @@ interface Deps {
 export function isPersistent(accessClaims: Claims): boolean {
   const ksp = accessClaims.ksp as { persistent?: unknown } | null | undefined;
   return !(ksp !== null && typeof ksp === 'object' && ksp.persistent === false);
+}
+
+/** A verified session cookie: what `SessionManager.ticket` answers. */
+export interface SessionTicket {
+  readonly id: string;
+  /** The store key, `sess:<id>`. */
+  readonly key: string;
+  /** An older secret signed the cookie: it is signed again with the current one. */
+  readonly rotated: boolean;
 }
 
 /** Store keys of sessions: `sess:<id>` (the testing kit reads them too). */
@@ -241,20 +258,39 @@ export function createSessionManager({
     return loaded;
   }
 
+  // Tickets by the signer's remembered result: one per verified cookie while the signer keeps it.
+  const tickets = new WeakMap<object, SessionTicket>();
+  const ticket = (signedCookie: string): SessionTicket | undefined => {
+    const unsigned = signer.unsign(signedCookie);
+    if (unsigned === undefined) return undefined;
+    let known = tickets.get(unsigned);
+    if (known === undefined) {
+      known = { id: unsigned.value, key: SESSION_PREFIX + unsigned.value, rotated: unsigned.rotated };
+      tickets.set(unsigned, known);
+    }
+    return known;
+  };
+  const loadTicket = (
+    { id, key, rotated }: SessionTicket,
+    trace?: LoadTrace,
+  ): MaybePromise<LoadedSession | undefined> =>
+    andThen(store.get(key), (entry) => admit(id, entry, rotated, trace));
+
   return {
     cookieName,
+    ticket,
+    loadTicket,
     cookieOptions() {
       const options = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: config.secureCookies };
       return domain === undefined ? options : { ...options, domain };
     },
     load(signedCookie, trace) {
-      const unsigned = signer.unsign(signedCookie);
-      if (unsigned === undefined) {
+      const verified = ticket(signedCookie);
+      if (verified === undefined) {
         if (trace !== undefined) trace.anonymous = 'bad_signature';
         return undefined;
       }
-      const id = unsigned.value;
-      return andThen(store.get(SESSION_PREFIX + id), (entry) => admit(id, entry, unsigned.rotated, trace));
+      return loadTicket(verified, trace);
     },
     async create(reply, tokens, accessClaims) {
       const idClaims = tokens.idClaims ?? {};
