@@ -29,7 +29,7 @@ import { measureStartup } from './lib/startup.mjs';
 import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const HERE = new URL('./', import.meta.url).pathname;
-const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile] [--wrk]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile] [--autocannon] [--rounds N] [--seconds S]
 
   --quick         one short round per row, growth up to 100k sessions (about 2 minutes)
   --only ids      comma-separated row ids (bare Fastify always runs, for the ratios)
@@ -37,8 +37,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --skip-growth   no growth measurement
   --profile       run the rows with node --cpu-prof on every server and print the top
                   self-time functions of each (implies --skip-startup --skip-growth)
-  --wrk           load with wrk (-t1 -c50) when it is installed; rows with a token per
-                  request stay on autocannon
+  --wrk           (the default) load with wrk (-t1 -c50) when it is installed
+  --autocannon    load with autocannon even when wrk is installed
   --rounds N      interleaved rounds per row (default 5, --quick 1)
   --seconds S     seconds per measured run (default 2)
 
@@ -54,6 +54,7 @@ const { values: opts } = parseArgs({
     'skip-growth': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     wrk: { type: 'boolean', default: false },
+    autocannon: { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -106,8 +107,10 @@ for (const signal of /** @type {const} */ (['SIGINT', 'SIGTERM'])) {
   });
 }
 const log = (/** @type {string} */ line) => console.error(line);
-const useWrk = opts.wrk && wrkAvailable();
-if (opts.wrk && !useWrk) log('--wrk: wrk is not installed, using autocannon');
+// wrk (the issue's own tool, in C) whenever it is installed, unless --autocannon is asked for.
+const useWrk = !opts.autocannon && wrkAvailable();
+if (!opts.autocannon && !useWrk)
+  log('wrk is not installed (apt-get install -y wrk): loading with autocannon');
 
 /**
  * One load run with the chosen generator (wrk only for a fixed request).
