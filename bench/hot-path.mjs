@@ -56,7 +56,6 @@ const oneCookie = fresh(`kinde_session=${signer.sign(id)}`);
 const fiveCookies = fresh(
   `_ga=GA1.1.123456789.1700000000; theme=dark; kinde_session=${signer.sign(id)}; _gid=GA1.2.1; lang=en`,
 );
-const signed = fresh(signer.sign(id));
 const ids = fresh(id);
 
 const key = `sess:${id}`;
