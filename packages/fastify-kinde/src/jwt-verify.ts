@@ -131,6 +131,14 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Header segments already read as plain RS256 headers: every token of one signing key has the same
+ * one, so it is decoded and parsed once. Only headers the fast path takes are kept, at most
+ * MAX_HEADERS (then the map starts over: headers an attacker invents cost it nothing but a re-read).
+ */
+const headers = new Map<string, JWTHeaderParameters & { kid?: string }>();
+const MAX_HEADERS = 64;
+
 /** A token split and its header read, when it is the plain RS256 kind the fast path handles. */
 interface Parsed {
   /** Where the payload segment starts. */
@@ -152,16 +160,28 @@ function parse(token: string, options: VerifyOptions): Parsed | undefined {
   const second = token.indexOf('.', first + 1);
   // Three non-empty segments (a third dot makes the signature segment fail its decoding).
   if (first < 1 || second < first + 2 || second > token.length - 2) return undefined;
-  const buffer = room(token);
-  const length = decodeStrict(token.slice(0, first), buffer, 0);
+  const encoded = token.slice(0, first);
+  let header = headers.get(encoded);
+  if (header === undefined) {
+    header = readHeader(encoded, room(token));
+    if (header === undefined) return undefined;
+    if (headers.size >= MAX_HEADERS) headers.clear();
+    headers.set(encoded, header);
+  }
+  return { body: first + 1, signed: second, kid: header.kid, header };
+}
+
+/** The header segment decoded, when it is a plain RS256 header with a string `kid` or none. */
+function readHeader(encoded: string, buffer: Buffer): (JWTHeaderParameters & { kid?: string }) | undefined {
+  const length = decodeStrict(encoded, buffer, 0);
   if (length < 0) return undefined;
   const header = bytesJson(buffer, 0, length);
   if (!isJsonObject(header)) return undefined;
   // `crit` and `b64` change how a JWS is read: jose handles those (and refuses what it must).
   if (header.alg !== 'RS256' || 'crit' in header || 'b64' in header) return undefined;
-  const kid = header.kid;
-  if (kid !== undefined && typeof kid !== 'string') return undefined;
-  return { body: first + 1, signed: second, kid, header: header as JWTHeaderParameters };
+  if (header.kid !== undefined && typeof header.kid !== 'string') return undefined;
+  // Frozen: one object serves every token with this header (jose's key getter only reads it).
+  return Object.freeze(header) as JWTHeaderParameters & { kid?: string };
 }
 
 function unexpected(payload: JWTPayload, claim: string): never {
