@@ -100,7 +100,9 @@ const mint = (count) =>
   Array.from({ length: count }, () => {
     const input = `${tokenHead}.${Buffer.from(JSON.stringify({ ...claims, jti: randomUUID() })).toString('base64url')}`;
     // Copied into a flat string, as a token read from a request header is.
-    return Buffer.from(`${input}.${sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`).toString();
+    return Buffer.from(
+      `${input}.${sign('sha256', Buffer.from(input), rsa.privateKey).toString('base64url')}`,
+    ).toString();
   });
 const PER_RUN = 1_000;
 await verifier.verify(mint(1)[0] ?? ''); // loads the key set: from here on the key is known
@@ -127,4 +129,6 @@ const first = timeTokens('first-use bearer: verifier.verifyNow, a fresh token', 
 const bare = timeTokens('one node:crypto RSA-2048 verify (the same size)', () =>
   verify('sha256', signedBytes, rsa.publicKey, signatureBytes),
 );
-console.log(`${'first-use bearer over one RSA verify'.padEnd(58)} ${((first - bare) * 1000).toFixed(0).padStart(5)} ns`);
+console.log(
+  `${'first-use bearer over one RSA verify'.padEnd(58)} ${((first - bare) * 1000).toFixed(0).padStart(5)} ns`,
+);
