@@ -27,6 +27,7 @@ import {
 } from './lib/report.mjs';
 import { measureStartup } from './lib/startup.mjs';
 import { runWrk, wrkAvailable } from './lib/wrk.mjs';
+import { runWrkTokens } from './lib/wrk-tokens.mjs';
 
 const HERE = new URL('./', import.meta.url).pathname;
 const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile] [--autocannon] [--rounds N] [--seconds S]
@@ -113,11 +114,16 @@ if (!opts.autocannon && !useWrk)
   log('wrk is not installed (apt-get install -y wrk): loading with autocannon');
 
 /**
- * One load run with the chosen generator (wrk only for a fixed request).
+ * One load run with the chosen generator (wrk: a token per request through lib/wrk-tokens.mjs).
  *
  * @param {Parameters<typeof runLoad>[0]} options
  */
-const load = (options) => (useWrk && !options.tokens ? runWrk(options) : runLoad(options));
+const load = (options) =>
+  useWrk
+    ? options.tokens
+      ? runWrkTokens({ ...options, tokens: options.tokens })
+      : runWrk(options)
+    : runLoad(options);
 
 /** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean }} ServerSpec */
 /** @type {Record<string, ServerSpec>} */
@@ -456,7 +462,7 @@ async function loadRows(running, accessToken, keys, ownPids) {
     const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
     if (row.auth === 'bearer-first') {
       const warmTokens = await mintTokens({ template: accessToken, ...keys, count: 3_000 });
-      const warm = await runLoad({
+      const warm = await load({
         url: server.url + row.path,
         pid: server.pid,
         seconds: plan.warm,
@@ -624,7 +630,7 @@ function machine() {
     pinning: pinning
       ? `servers on core ${pinning.server}, load generator and emulator on core ${pinning.load}`
       : 'none (taskset missing or one core)',
-    loadGenerator: `${useWrk ? 'wrk -t1 (autocannon for per-request tokens)' : 'autocannon'}, ${CONNECTIONS} connections, no pipelining`,
+    loadGenerator: `${useWrk ? 'wrk -t1 (per-request tokens by a Lua script)' : 'autocannon'}, ${CONNECTIONS} connections, no pipelining`,
   };
 }
 

@@ -1,6 +1,6 @@
 // wrk, when installed and asked for (`--wrk`): the issue's own tool (`wrk -t1 -c50`), written in C, so
-// it leaves more of the load core to spare than autocannon. Rows with a token per request stay on
-// autocannon. Same result shape as runLoad.
+// it leaves more of the load core to spare than autocannon. Rows with a token per request use it
+// through a Lua script (lib/wrk-tokens.mjs). Same result shape as runLoad.
 import { execFile, execFileSync } from 'node:child_process';
 import { CONNECTIONS, machineCpu } from './load.mjs';
 import { cpuMicros, pinning } from './proc.mjs';
@@ -25,13 +25,18 @@ function milliseconds(text) {
 }
 
 /**
- * @param {{ url: string, pid: number, seconds: number, headers?: Record<string, string>, ownPids?: number[] }} options
+ * `script` (with `scriptArgs`) is a wrk Lua script; when it prints `wrk-tokens: <seconds> ...`,
+ * requests/s are taken over those seconds instead of wrk's whole run (lib/wrk-tokens.lua).
+ *
+ * @param {{ url: string, pid: number, seconds: number, headers?: Record<string, string>, ownPids?: number[], script?: string, scriptArgs?: string[] }} options
  * @returns {Promise<import('./load.mjs').LoadResult>}
  */
-export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [] }) {
+export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [], script, scriptArgs = [] }) {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '--timeout', '10s'];
   for (const [name, value] of Object.entries(headers)) args.push('-H', `${name}: ${value}`);
+  if (script !== undefined) args.push('-s', script);
   args.push(url);
+  if (script !== undefined) args.push('--', ...scriptArgs);
   const wrk = pinning ? ['taskset', '-c', String(pinning.load), 'wrk'] : ['wrk'];
   // The shell's `times` reports wrk's CPU time (its children's), which /proc cannot after wrk exits.
   const argv = ['-c', '"$@"; times', 'sh', ...wrk, ...args];
@@ -56,7 +61,12 @@ export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [] }) 
   const foreign = machineAfter.busy - machineBefore.busy - cpu - wrkCpu - self.user - self.system - own;
   const total = Number(/(\d+) requests in ([\d.]+)(m?s)/.exec(text)?.[1] ?? 0);
   const duration = /(\d+) requests in ([\d.]+)(m?s)/.exec(text);
-  const wrkSeconds = duration ? Number(duration[2]) / (duration[3] === 'ms' ? 1000 : 1) : elapsed;
+  const window = /^wrk-tokens: ([\d.]+)/m.exec(text);
+  const wrkSeconds = window
+    ? Number(window[1])
+    : duration
+      ? Number(duration[2]) / (duration[3] === 'ms' ? 1000 : 1)
+      : elapsed;
   const bad =
     Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0) +
     [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((sum, m) => sum + Number(m[2]), 0);

@@ -26,6 +26,12 @@ export interface JwksCacheOptions {
 export interface JwksCache {
   /** For jose's `jwtVerify`: the key for a token header. */
   getKey(header: JWTHeaderParameters): ReturnType<KeyGetter>;
+  /**
+   * The key `getKey` answered before for an RS256 header with this `kid` (undefined: none), from
+   * the key set in use; undefined when it has not answered one yet. Synchronous: never fetches.
+   * Calls {@link tick}.
+   */
+  knownKey(kid: string | undefined): unknown;
   /** Starts a background refresh when the set is stale; never waits. Cheap: call it on every use. */
   tick(): void;
   /** When the key set was last fetched (ms since the epoch, 0 before the first), and how many keys it has. */
@@ -46,6 +52,9 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   const now = options.now ?? Date.now;
   let keys: KeyGetter | undefined;
   let kids = new Set<string>();
+  // What `keys` answered for RS256 headers, by `kid`: jose's choice depends on nothing else of the
+  // header. Replaced with the key set, so a key that left the set is never answered from here.
+  let known = new Map<string | undefined, unknown>();
   let fetchedAt = 0;
   let attemptedAt = 0;
   let inflight: Promise<void> | undefined;
@@ -77,6 +86,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
     const next = new Set(jwks.keys.map((k) => String(k.kid)));
     const removed = [...kids].some((kid) => !next.has(kid));
     keys = createLocalJWKSet(jwks);
+    known = new Map();
     kids = next;
     fetchedAt = now();
     if (removed) options.onKeysRemoved?.();
@@ -121,11 +131,25 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
   return {
     tick,
     state: () => ({ fetchedAt, keys: kids.size }),
+    knownKey(kid) {
+      tick();
+      return known.get(kid);
+    },
     async getKey(header) {
       if (keys === undefined) await firstKeys();
       else tick();
       try {
-        return await keys!(header);
+        const set = keys!;
+        const key = await set(header);
+        // Remembered only for the set that chose it, and only for a header jose read as RS256 with
+        // that `kid` (a string or none: anything else matches no key).
+        if (
+          set === keys &&
+          header.alg === 'RS256' &&
+          (header.kid === undefined || typeof header.kid === 'string')
+        )
+          known.set(header.kid, key);
+        return key;
       } catch (error) {
         const unknownKid = error instanceof joseErrors.JWKSNoMatchingKey;
         if (!unknownKid || now() - attemptedAt < cooldownMs) throw error;

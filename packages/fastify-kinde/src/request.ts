@@ -429,6 +429,24 @@ export function credentialHook({
         return;
       }
       if (counters !== undefined) counters.bearerMisses++;
+      // `Bearer <token>` with one space and nothing after it: the verifier decides it at once when it
+      // can (its key known, three canonical base64url segments, which is a JWT that the header's
+      // pattern below would take too). Anything else is read by the pattern, then verified.
+      if (authorization.charCodeAt(6) === 32 && presented.charCodeAt(0) !== 32 && !presented.endsWith(' ')) {
+        let claims: Claims | undefined;
+        try {
+          claims = verifier.verifyNow(presented);
+        } catch (error) {
+          bearerFailed(request, error);
+          done();
+          return;
+        }
+        if (claims !== undefined) {
+          bearerVerified(request, presented, claims);
+          done();
+          return;
+        }
+      }
       const token = bearerToken(request);
       if (token === undefined) {
         request.kinde = refuse(request, 'the bearer token is malformed');

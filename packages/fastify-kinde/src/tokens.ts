@@ -4,7 +4,7 @@ import { GenerationalCache } from './cache.js';
 import type { KindeConfig } from './config.js';
 import { KindeAuthError } from './errors.js';
 import { createJwksCache, type JwksCacheOptions } from './jwks.js';
-import { verifyJwt } from './jwt-verify.js';
+import { verifyJwt, verifyJwtNow } from './jwt-verify.js';
 import type { Claims } from './session/record.js';
 import type { MaybePromise } from './session/store.js';
 
@@ -16,8 +16,19 @@ export interface TokenVerifier {
    * `ERR_PROVIDER_UNAVAILABLE` when no signing key could be fetched.
    */
   verify(token: string): Promise<Claims>;
-  /** The same, answered from a bounded cache of verified tokens while they are unexpired. */
+  /**
+   * The same, answered from a bounded cache of verified tokens while they are unexpired. A token
+   * whose signing key is already known is verified synchronously: its claims are returned, or the
+   * refusal thrown, without a promise.
+   */
   verifyCached(token: string): MaybePromise<Claims>;
+  /**
+   * Verifies `token` without a promise when it can be decided at once (its signing key already
+   * known, a plain RS256 token of canonical base64url: jwt-verify.ts's `verifyJwtNow`), and
+   * remembers it as {@link verifyCached} does: its claims, or the refusal thrown (`ERR_TOKEN_INVALID`);
+   * undefined when only {@link verifyCached} can decide. Does not look in the cache first.
+   */
+  verifyNow(token: string): Claims | undefined;
   /** The claims of `token` when it is in the cache and still valid; never verifies (a stale JWKS is refreshed in the background). */
   peek(token: string): Claims | undefined;
   /** The signing keys' cache: when fetched, how many (for `app.kinde.health()`). */
@@ -122,32 +133,58 @@ export function createTokenVerifier(
     ...(config.audience.length > 0 ? { audience: config.audience } : {}),
   };
 
+  /** The options of one check: jose reads the system clock unless told the time; an injected clock is passed on. */
+  const checksNow = () =>
+    now === Date.now ? verifyOptions : { ...verifyOptions, currentDate: new Date(now()) };
+
+  /** The claims when they are an access token for this app; else the refusal. */
+  function accepted(payload: Claims): Claims {
+    const problem = accessTokenProblem(payload, config);
+    if (problem !== undefined) {
+      throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${problem}`, {
+        reason: problem,
+      });
+    }
+    return payload;
+  }
+
+  function refusal(error: unknown): KindeAuthError {
+    if (error instanceof KindeAuthError) return error;
+    return new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${describe(error)}`, {
+      reason: describe(error),
+    });
+  }
+
   async function verify(token: string): Promise<Claims> {
     try {
-      // jose reads the system clock unless told the time: an injected clock is passed on.
-      const checks = now === Date.now ? verifyOptions : { ...verifyOptions, currentDate: new Date(now()) };
       // jose's checks, with the RSA signature verified by node:crypto (see jwt-verify.ts).
-      const { payload } = await verifyJwt(token, (header) => jwks.getKey(header), checks);
-      const problem = accessTokenProblem(payload, config);
-      if (problem !== undefined) {
-        throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${problem}`, {
-          reason: problem,
-        });
-      }
-      return payload;
+      const { payload } = await verifyJwt(token, (header) => jwks.getKey(header), checksNow());
+      return accepted(payload);
     } catch (error) {
-      if (error instanceof KindeAuthError) throw error;
-      throw new KindeAuthError('ERR_TOKEN_INVALID', `The access token was rejected: ${describe(error)}`, {
-        reason: describe(error),
-      });
+      throw refusal(error);
     }
   }
 
-  async function verifyAndRemember(token: string): Promise<Claims> {
-    const claims = await verify(token);
+  /**
+   * The same checks without a promise when the token's key is known (jwt-verify.ts's `verifyJwtNow`):
+   * the claims, remembered, or the refusal thrown; undefined when only {@link verify} can decide.
+   */
+  function verifyNow(token: string): Claims | undefined {
+    let payload: Claims | undefined;
+    try {
+      payload = verifyJwtNow(token, jwks.knownKey, checksNow());
+      if (payload === undefined) return undefined;
+      accepted(payload);
+    } catch (error) {
+      throw refusal(error);
+    }
+    return remember(token, payload);
+  }
+
+  function remember(token: string, claims: Claims): Claims {
+    if (maxEntries === 0) return claims;
     const exp = typeof claims.exp === 'number' ? claims.exp : 0;
     const nbf = typeof claims.nbf === 'number' ? claims.nbf : 0;
-    if (maxEntries === 0) return claims;
     verified.set(keyOf(token), {
       token,
       claims,
@@ -157,8 +194,16 @@ export function createTokenVerifier(
     return claims;
   }
 
+  /** Verified and remembered: synchronously when the token's key is known, else a promise. */
+  function verifyAndRemember(token: string): MaybePromise<Claims> {
+    const claims = verifyNow(token);
+    if (claims !== undefined) return claims;
+    return verify(token).then((checked) => remember(token, checked));
+  }
+
   return {
     verify,
+    verifyNow,
     jwksState: () => jwks.state(),
     peek(token) {
       const hit = maxEntries > 0 ? verified.get(keyOf(token)) : undefined;
