@@ -44,7 +44,8 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --seconds S     seconds per measured run (default 2)
 
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
-      kinde-postgres-nocache bearer-first bearer-repeat kinde-memory-otel bearer-repeat-otel
+      kinde-postgres-nocache bearer-first bearer-first-control bearer-repeat kinde-memory-otel
+      bearer-repeat-otel
       items fastify-warn app-sqlite app-memory express-kinde`;
 
 const { values: opts } = parseArgs({
@@ -179,7 +180,7 @@ const SERVERS = {
 
 /**
  * `base`: the row its ratios are taken against (default `fastify`).
- * @typedef {{ id: string, label: string, server: string, path: string, auth?: 'cookie' | 'bearer' | 'bearer-first', status?: string, base?: string }} RowSpec
+ * @typedef {{ id: string, label: string, server: string, path: string, auth?: 'cookie' | 'bearer' | 'bearer-first' | 'bearer-script', status?: string, base?: string }} RowSpec
  */
 /** @type {RowSpec[]} */
 const ROWS = [
@@ -233,6 +234,13 @@ const ROWS = [
     server: 'kinde-bearer',
     path: '/',
     auth: 'bearer-first',
+  },
+  {
+    id: 'bearer-first-control',
+    label: 'fastify-kinde `/`, bearer, repeated, sent as the first-use row sends',
+    server: 'kinde-bearer',
+    path: '/',
+    auth: 'bearer-script',
   },
   {
     id: 'bearer-repeat',
@@ -299,6 +307,8 @@ async function availability() {
   const only = opts.only ? new Set(['fastify', ...opts.only.split(',')]) : null;
   // The app rows are judged against bare Fastify with the same logger: it runs with them.
   if (only && [...only].some((id) => id.startsWith('app-'))) only.add('fastify-warn');
+  // First use is judged against the same token repeated, sent the same way.
+  if (only?.has('bearer-first')) only.add('bearer-first-control');
   const redisStore = 'redisSessionStore' in api;
   const redisUp = redisStore && (await redisAnswers(REDIS_URL));
   const postgresStore = 'postgresSessionStore' in api;
@@ -388,7 +398,13 @@ async function probeRows(running) {
   }
   for (const row of ROWS) {
     const server = running.get(row.server);
-    if (row.status !== undefined || server === undefined || row.auth === 'bearer-first') continue;
+    if (
+      row.status !== undefined ||
+      server === undefined ||
+      row.auth === 'bearer-first' ||
+      row.auth === 'bearer-script'
+    )
+      continue;
     const answer = await probe(server.url + row.path, headersFor(row, server, accessToken));
     if (answer.status !== 200) row.status = `error: answered ${answer.status}`;
   }
@@ -457,6 +473,8 @@ async function loadRows(running, accessToken, keys, ownPids) {
   const results = new Map(active.map((r) => [r.id, []]));
   /** @type {string[][]} */
   let firstUseSlices = [];
+  /** @type {string[]} */
+  let sameTokens = [];
   log(`warming up ${active.length} rows (${plan.warm} s each)`);
   for (const row of active) {
     const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
@@ -475,6 +493,17 @@ async function loadRows(running, accessToken, keys, ownPids) {
       firstUseSlices = Array.from({ length: plan.rounds }, (_, i) =>
         minted.slice(i * perRound, (i + 1) * perRound),
       );
+      // The control row sends the one cached token the same way, as many times.
+      sameTokens = Array.from({ length: perRound }, () => accessToken);
+      continue;
+    }
+    if (row.auth === 'bearer-script') {
+      await load({
+        url: server.url + row.path,
+        pid: server.pid,
+        seconds: plan.warm,
+        tokens: Array.from({ length: 3_000 }, () => accessToken),
+      });
       continue;
     }
     await load({
@@ -494,7 +523,14 @@ async function loadRows(running, accessToken, keys, ownPids) {
       pid: server.pid,
       seconds: plan.seconds,
       headers: headersFor(row, server, accessToken),
-      tokens: row.auth === 'bearer-first' ? firstUseSlices[round] : undefined,
+      tokens:
+        row.auth === 'bearer-first'
+          ? firstUseSlices[round]
+          : row.auth === 'bearer-script'
+            ? sameTokens.length > 0
+              ? sameTokens
+              : Array.from({ length: 20_000 }, () => accessToken)
+            : undefined,
     });
     log(
       `  ${row.id.padEnd(14)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${result.cpuPerReqUs.toFixed(1).padStart(7)} µs CPU/req  other load ${result.foreignPct.toFixed(0)}%${result.bad ? `  ${result.bad} failed` : ''}`,
