@@ -85,7 +85,10 @@ export function lazyValidators(factory: ValidatorFactory = AjvCompiler()): Valid
     return (route: Parameters<ReturnType<ValidatorFactory>>[0]) => {
       let compiled: Validate | undefined;
       const real = (): Validate => {
-        compiled ??= (compiler ??= factory(externalSchemas, options))(route);
+        if (compiled === undefined) {
+          compiler ??= factory(externalSchemas, options);
+          compiled = compiler(route);
+        }
         return compiled;
       };
       const validate = function (this: unknown, ...args: unknown[]) {
