@@ -2,7 +2,7 @@
 // instead of resolving and loading several hundred modules (about 100 ms less to the first answer
 // on a 2-core machine). Packages that find files next to themselves stay external, or are told
 // where their installed files are (@fastify/swagger-ui, below).
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
 
 /**
@@ -28,7 +28,7 @@ const swaggerUiDirname = {
 
 await build({
   entryPoints: ['dist/src/main.js'],
-  outfile: 'dist/main.bundle.mjs',
+  outfile: 'dist/app.bundle.mjs',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -43,3 +43,21 @@ await build({
   },
   logLevel: 'warning',
 });
+
+/**
+ * `npm start`'s entry. Node's on-disk compile cache keeps V8's compiled code of the bundle between
+ * starts, so a start after the first skips parsing and compiling most of the 2.8 MB bundle (it was 13%
+ * of the time to the first answer). The cache is written when the process ends, and used by the next
+ * start of the same bundle (a rebuilt bundle is compiled afresh once). It lives in the package's
+ * node_modules/.cache/items-api/compile, as build tools keep theirs; Node's own NODE_COMPILE_CACHE=dir
+ * moves it, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Where it cannot be written, the app starts as
+ * without it. It must be turned on before the bundle is loaded, hence this second, small module.
+ */
+const launcher = `// Written by scripts/bundle.mjs: the compile cache on, then the app (see there).
+import module from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+module.enableCompileCache?.(fileURLToPath(new URL('../node_modules/.cache/items-api/compile', import.meta.url)));
+await import('./app.bundle.mjs');
+`;
+await writeFile('dist/main.bundle.mjs', launcher);
