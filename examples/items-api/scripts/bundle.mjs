@@ -38,6 +38,9 @@ await build({
   // fastify-kinde, loaded only for their store.
   external: ['better-sqlite3', 'ioredis', 'pg'],
   plugins: [swaggerUiDirname],
+  // Licence comments go to app.bundle.mjs.LEGAL.txt: one of them has a non-ASCII letter, which made V8
+  // hold the whole 2.8 MB source as a two-byte string (5.6 MB, and slower to scan) instead of ASCII.
+  legalComments: 'linked',
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
   },
