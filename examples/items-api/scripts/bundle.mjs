@@ -3,6 +3,7 @@
 // on a 2-core machine). Packages that find files next to themselves stay external, or are told
 // where their installed files are (@fastify/swagger-ui, below).
 import { readFile, writeFile } from 'node:fs/promises';
+import { relative, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 /**
@@ -26,6 +27,74 @@ const swaggerUiDirname = {
   },
 };
 
+/**
+ * Modules that Swagger UI's plugins load at start but use only for some requests: `yaml` (the
+ * `/docs/yaml` and `/openapi.yaml`-style answers), `mime` (content types of Swagger UI's static files)
+ * and `glob` (which @fastify/static calls only with `wildcard: false`, never here). Each is replaced by
+ * a stand-in that loads the real module, still bundled, on first use: its initialisation (`yaml`
+ * builds its schema tables, `mime` its type map) then costs nothing at start. A property set before
+ * that (@fastify/static sets `mime.default_type`) is kept and applied to the real module.
+ */
+const LAZY = {
+  yaml: 'proxy',
+  mime: 'proxy',
+  // @fastify/static takes `glob` out of the module at load: a function that loads it when called.
+  glob: 'glob',
+};
+const lazyModules = {
+  name: 'lazy-modules',
+  setup(build) {
+    build.onResolve({ filter: /^(yaml|mime|glob)$/ }, async (args) => {
+      if (args.pluginData?.real) return undefined;
+      const real = await build.resolve(args.path, {
+        resolveDir: args.resolveDir,
+        kind: args.kind,
+        importer: args.importer,
+        pluginData: { real: true },
+      });
+      if (real.errors.length > 0) return { errors: real.errors };
+      // Relative, as esbuild names every other module in the bundle's comments.
+      return {
+        path: relative(process.cwd(), real.path),
+        namespace: 'lazy',
+        pluginData: { kind: LAZY[args.path] },
+      };
+    });
+    build.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => {
+      const path = JSON.stringify(resolve(args.path));
+      const load = `() => require(${path})`;
+      const contents =
+        args.pluginData.kind === 'glob'
+          ? `const load = ${load};\nmodule.exports = { glob: (...a) => load().glob(...a) };\n`
+          : `let real;
+const early = {};
+const load = () => {
+  if (real === undefined) {
+    real = require(${path});
+    Object.assign(real, early);
+  }
+  return real;
+};
+module.exports = new Proxy(early, {
+  get: (_, key) => (real === undefined && Object.hasOwn(early, key) ? early[key] : load()[key]),
+  set: (_, key, value) => {
+    if (real === undefined) early[key] = value;
+    else real[key] = value;
+    return true;
+  },
+  has: (_, key) => key in load(),
+  ownKeys: () => [...new Set([...Reflect.ownKeys(load()), ...Reflect.ownKeys(early)])],
+  getOwnPropertyDescriptor: (_, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d === undefined ? Reflect.getOwnPropertyDescriptor(early, key) : { ...d, configurable: true };
+  },
+});
+`;
+      return { contents, loader: 'js', resolveDir: '/' };
+    });
+  },
+};
+
 await build({
   entryPoints: ['dist/src/main.js'],
   outfile: 'dist/app.bundle.mjs',
@@ -37,7 +106,7 @@ await build({
   // better-sqlite3 loads its native addon; ioredis, pg and better-sqlite3 are optional peers of
   // fastify-kinde, loaded only for their store.
   external: ['better-sqlite3', 'ioredis', 'pg'],
-  plugins: [swaggerUiDirname],
+  plugins: [swaggerUiDirname, lazyModules],
   // Licence comments go to app.bundle.mjs.LEGAL.txt: one of them has a non-ASCII letter, which made V8
   // hold the whole 2.8 MB source as a two-byte string (5.6 MB, and slower to scan) instead of ASCII.
   legalComments: 'linked',
