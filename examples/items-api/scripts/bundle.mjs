@@ -1,7 +1,8 @@
-// Bundles the compiled app into one ES module for `npm start`: a cold start then parses one file
-// instead of resolving and loading several hundred modules (about 100 ms less to the first answer
-// on a 2-core machine). Packages that find files next to themselves stay external, or are told
-// where their installed files are (@fastify/swagger-ui, below).
+// Bundles the compiled app into one ES module for `npm start` (dist/app.bundle.mjs, loaded by the small
+// dist/main.bundle.mjs written at the end): a cold start then parses one file instead of resolving and
+// loading several hundred modules (about 100 ms less to the first answer on a 2-core machine). Packages
+// that find files next to themselves stay external, or are told where their installed files are
+// (@fastify/swagger-ui, below). bench/README.md ("Start-up") has what each step here saves.
 import { readFile, writeFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { build } from 'esbuild';
@@ -28,8 +29,8 @@ const swaggerUiDirname = {
 };
 
 /**
- * Modules that Swagger UI's plugins load at start but use only for some requests: `yaml` (the
- * `/docs/yaml` and `/openapi.yaml`-style answers), `mime` (content types of Swagger UI's static files)
+ * Modules that the Swagger plugins load at start but use only for some requests: `yaml` (`/docs/yaml`),
+ * `mime` (content types of Swagger UI's static files)
  * and `glob` (which @fastify/static calls only with `wildcard: false`, never here). Each is replaced by
  * a stand-in that loads the real module, still bundled, on first use: its initialisation (`yaml`
  * builds its schema tables, `mime` its type map) then costs nothing at start. A property set before
@@ -117,13 +118,15 @@ await build({
 });
 
 /**
- * `npm start`'s entry. Node's on-disk compile cache keeps V8's compiled code of the bundle between
- * starts, so a start after the first skips parsing and compiling most of the 2.8 MB bundle (it was 13%
- * of the time to the first answer). The cache is written when the process ends, and used by the next
- * start of the same bundle (a rebuilt bundle is compiled afresh once). It lives in the package's
- * node_modules/.cache/items-api/compile, as build tools keep theirs; Node's own NODE_COMPILE_CACHE=dir
- * moves it, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Where it cannot be written, the app starts as
- * without it. It must be turned on before the bundle is loaded, hence this second, small module.
+ * `npm start`'s entry. Node's on-disk compile cache keeps V8's code for the bundle (its top level and
+ * the functions V8 compiles eagerly) between starts, so a start after the first reads it instead of
+ * compiling the 2.8 MB bundle (that compile was 13% of the time to the first answer). The first start
+ * of a newly built bundle compiles it and writes the cache when the process exits (that start is
+ * slower than one without a cache); later starts of the same bundle use it. It lives in the package's
+ * node_modules/.cache/items-api/compile, as build tools keep theirs, not in the working directory;
+ * Node's own NODE_COMPILE_CACHE=dir moves it, NODE_DISABLE_COMPILE_CACHE=1 turns it off. Where the
+ * folder cannot be made, Node reports it in the returned status and the app starts without it. It
+ * must be turned on before the bundle is loaded, hence this second, small module.
  */
 const launcher = `// Written by scripts/bundle.mjs: the compile cache on, then the app (see there).
 import module from 'node:module';
