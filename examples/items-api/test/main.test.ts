@@ -219,6 +219,32 @@ describe("npm start: Node's compile cache", () => {
     }
   });
 
+  test('the build writes it (scripts/prime-compile-cache.mjs) without running the app, and the first start uses it', async () => {
+    const pkg = scratchPackage();
+    try {
+      const dir = join(pkg, 'node_modules', '.cache', 'items-api', 'compile');
+      const primer = fileURLToPath(new URL('../../scripts/prime-compile-cache.mjs', import.meta.url));
+      const primed = spawn(process.execPath, [primer, join(pkg, 'dist', 'app.bundle.mjs'), dir], {
+        cwd: pkg,
+        stdio: 'inherit',
+      });
+      assert.equal(await new Promise((resolve) => primed.on('exit', resolve)), 0);
+      assert.ok(!existsSync(join(pkg, '.data')), 'the app did not run');
+      const files = cacheFiles(dir);
+      const bundleEntry = files.filter((f) => statSync(join(dir, f)).size > 100_000);
+      assert.equal(bundleEntry.length, 1, `the bundle's entry in ${dir}: ${files.join(', ')}`);
+      const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
+      await startAndStop(pkg);
+      assert.deepEqual(cacheFiles(dir), files, 'the first start wrote no entry of its own');
+      assert.deepEqual(
+        files.map((f) => statSync(join(dir, f)).mtimeMs),
+        written,
+      );
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+
   test('NODE_DISABLE_COMPILE_CACHE=1 turns it off, NODE_COMPILE_CACHE moves it', async () => {
     const pkg = scratchPackage();
     try {
