@@ -345,43 +345,26 @@ export function credentialHook({
   };
 
   /**
-   * The session of a cookie: a synchronous store makes no promise and no closure. `trace` (debug
-   * mode only) collects the load's decisions to explain once it settles.
+   * The session of a cookie, or of a ticket (a cookie already verified): a synchronous store makes no
+   * promise and no closure. `trace` (debug mode only) collects the load's decisions to explain once
+   * it settles.
    */
   const loadSession = (
     request: FastifyRequest,
     reply: FastifyReply,
-    cookie: string,
+    cookie: string | SessionTicket,
     done: HookHandlerDoneFunction,
     trace?: LoadTrace,
   ) => {
     let loaded: MaybePromise<LoadedSession | undefined>;
     try {
-      loaded = sessions.load(cookie, trace);
+      loaded = typeof cookie === 'string' ? sessions.load(cookie, trace) : sessions.loadTicket(cookie);
     } catch (error) {
       sessionLoadFailed(request, error, trace);
       done();
       return;
     }
     settleSession(request, reply, loaded, done, trace);
-  };
-
-  /** `loadSession` for a cookie already verified (a ticket), outside debug mode. */
-  const loadTicket = (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    ticket: SessionTicket,
-    done: HookHandlerDoneFunction,
-  ) => {
-    let loaded: MaybePromise<LoadedSession | undefined>;
-    try {
-      loaded = sessions.loadTicket(ticket);
-    } catch (error) {
-      sessionLoadFailed(request, error, undefined);
-      done();
-      return;
-    }
-    settleSession(request, reply, loaded, done, undefined);
   };
 
   const settleSession = (
@@ -498,6 +481,6 @@ export function credentialHook({
       done();
       return;
     }
-    loadTicket(request, reply, seen.ticket, done);
+    loadSession(request, reply, seen.ticket, done);
   };
 }

@@ -6,16 +6,21 @@ import { type Rig, startRig } from './setup.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
+/** An app and emulator, and the session cookie of a real login through them. */
+async function signedInRig(): Promise<{ rig: Rig; cookie: string }> {
+  const rig = await startRig();
+  const client = new HttpClient();
+  await login(client, rig.appUrl, 'user@example.test');
+  const cookie = client.cookies(rig.appUrl).get('kinde_session');
+  assert.ok(cookie, 'logged in');
+  return { rig, cookie };
+}
+
 describe('a session cookie has exactly one valid spelling (over HTTP)', () => {
   let rig: Rig;
   let cookie: string;
   before(async () => {
-    rig = await startRig();
-    const client = new HttpClient();
-    await login(client, rig.appUrl, 'user@example.test');
-    const value = client.cookies(rig.appUrl).get('kinde_session');
-    assert.ok(value, 'logged in');
-    cookie = value;
+    ({ rig, cookie } = await signedInRig());
   });
   after(() => rig.close());
 
@@ -45,11 +50,7 @@ describe('the session cookie is read from the Cookie header as the cookie packag
   let rig: Rig;
   let cookie: string;
   before(async () => {
-    rig = await startRig();
-    const client = new HttpClient();
-    await login(client, rig.appUrl, 'user@example.test');
-    cookie = client.cookies(rig.appUrl).get('kinde_session') ?? '';
-    assert.ok(cookie, 'logged in');
+    ({ rig, cookie } = await signedInRig());
   });
   after(() => rig.close());
 
