@@ -40,6 +40,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
                   self-time functions of each (implies --skip-startup --skip-growth)
   --wrk           (the default) load with wrk (-t1 -c50) when it is installed
   --autocannon    load with autocannon even when wrk is installed
+  --same-servers  keep each server process for every round (default: new processes each round)
   --rounds N      interleaved rounds per row (default 5, --quick 1)
   --seconds S     seconds per measured run (default 2)
 
@@ -57,6 +58,7 @@ const { values: opts } = parseArgs({
     profile: { type: 'boolean', default: false },
     wrk: { type: 'boolean', default: false },
     autocannon: { type: 'boolean', default: false },
+    'same-servers': { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -459,14 +461,16 @@ async function signatureCheckUs(token, privateJwk, issuer) {
 }
 
 /**
- * Warm-up, token minting for first-use bearer rows, then interleaved rounds.
+ * Warm-up, token minting for first-use bearer rows, then interleaved rounds; with `restart`, every
+ * round after the first on new server processes (warmed up again).
  *
- * @param {Map<string, { pid: number, url: string, cookie: string }>} running
+ * @param {{ running: Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void> }> }} servers
  * @param {string} accessToken
  * @param {{ kid: string, privateJwk: object }} keys
  * @param {number[]} ownPids
+ * @param {(() => Promise<void>) | null} restart
  */
-async function loadRows(running, accessToken, keys, ownPids) {
+async function loadRows(servers, accessToken, keys, ownPids, restart) {
   let quietBudgetMs = plan.quietBudgetS * 1000;
   const active = ROWS.filter((r) => r.status === undefined);
   /** @type {Map<string, import('./lib/load.mjs').LoadResult[]>} */
@@ -476,46 +480,64 @@ async function loadRows(running, accessToken, keys, ownPids) {
   /** @type {string[]} */
   let sameTokens = [];
   log(`warming up ${active.length} rows (${plan.warm} s each)`);
-  for (const row of active) {
-    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
-    if (row.auth === 'bearer-first') {
-      const warmTokens = await mintTokens({ template: accessToken, ...keys, count: 3_000 });
-      const warm = await load({
-        url: server.url + row.path,
-        pid: server.pid,
-        seconds: plan.warm,
-        tokens: warmTokens,
-      });
-      if (warm.bad > 0) row.status = `error: ${warm.bad} of ${warm.ok + warm.bad} first-use tokens refused`;
-      const perRound = Math.min(plan.tokenCap, Math.max(2_000, Math.round(warm.rps * plan.seconds)));
-      log(`  minting ${(perRound * plan.rounds).toLocaleString('en')} never-seen tokens`);
-      const minted = await mintTokens({ template: accessToken, ...keys, count: perRound * plan.rounds });
-      firstUseSlices = Array.from({ length: plan.rounds }, (_, i) =>
-        minted.slice(i * perRound, (i + 1) * perRound),
-      );
-      // The control row sends the one cached token the same way, as many times.
-      sameTokens = Array.from({ length: perRound }, () => accessToken);
-      continue;
-    }
-    if (row.auth === 'bearer-script') {
+  await warmUp(true);
+
+  /** Every row loaded once, unmeasured; the first time, the first-use tokens are minted. @param {boolean} first */
+  async function warmUp(first) {
+    for (const row of active) {
+      const running = servers.running;
+      const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
+      if (server === undefined || row.status !== undefined) continue;
+      if (row.auth === 'bearer-first' && !first) {
+        await load({
+          url: server.url + row.path,
+          pid: server.pid,
+          seconds: 1,
+          tokens: await mintTokens({ template: accessToken, ...keys, count: 2_000 }),
+        });
+        continue;
+      }
+      if (row.auth === 'bearer-first') {
+        const warmTokens = await mintTokens({ template: accessToken, ...keys, count: 3_000 });
+        const warm = await load({
+          url: server.url + row.path,
+          pid: server.pid,
+          seconds: plan.warm,
+          tokens: warmTokens,
+        });
+        if (warm.bad > 0) row.status = `error: ${warm.bad} of ${warm.ok + warm.bad} first-use tokens refused`;
+        const perRound = Math.min(plan.tokenCap, Math.max(2_000, Math.round(warm.rps * plan.seconds)));
+        log(`  minting ${(perRound * plan.rounds).toLocaleString('en')} never-seen tokens`);
+        const minted = await mintTokens({ template: accessToken, ...keys, count: perRound * plan.rounds });
+        firstUseSlices = Array.from({ length: plan.rounds }, (_, i) =>
+          minted.slice(i * perRound, (i + 1) * perRound),
+        );
+        // The control row sends the one cached token the same way, as many times.
+        sameTokens = Array.from({ length: perRound }, () => accessToken);
+        continue;
+      }
+      if (row.auth === 'bearer-script') {
+        await load({
+          url: server.url + row.path,
+          pid: server.pid,
+          seconds: plan.warm,
+          tokens: Array.from({ length: 3_000 }, () => accessToken),
+        });
+        continue;
+      }
       await load({
         url: server.url + row.path,
         pid: server.pid,
-        seconds: plan.warm,
-        tokens: Array.from({ length: 3_000 }, () => accessToken),
+        seconds: first ? plan.warm : 1,
+        headers: headersFor(row, server, accessToken),
       });
-      continue;
     }
-    await load({
-      url: server.url + row.path,
-      pid: server.pid,
-      seconds: plan.warm,
-      headers: headersFor(row, server, accessToken),
-    });
   }
   /** @param {RowSpec} row @param {number} round */
   const measure = async (row, round) => {
-    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (running.get(row.server));
+    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (
+      servers.running.get(row.server)
+    );
     quietBudgetMs -= await waitForQuiet(quietBudgetMs);
     const result = await load({
       ownPids,
@@ -539,6 +561,13 @@ async function loadRows(running, accessToken, keys, ownPids) {
   };
   for (let round = 0; round < plan.rounds; round++) {
     const order = active.map((_, i) => active[(i + round) % active.length]);
+    if (round > 0 && restart !== null) {
+      // New processes for every round: one process of a build can run persistently slower or faster
+      // than another (where its memory landed); the median over rounds is then one over processes.
+      log(`round ${round + 1}/${plan.rounds}: new server processes`);
+      await restart();
+      await warmUp(false);
+    }
     log(`round ${round + 1}/${plan.rounds}`);
     for (const row of /** @type {RowSpec[]} */ (order)) {
       if (row.status !== undefined) continue;
@@ -705,10 +734,18 @@ async function main() {
   const emulator = emulatorServer.info;
   const keys = { kid: emulator.kid, privateJwk: emulator.privateJwk };
   const profileDir = opts.profile ? join(scratch, 'profiles') : null;
-  const running = await startRowServers(emulator, profileDir);
-  const accessToken = await probeRows(running);
-  const results = await loadRows(running, accessToken, keys, [emulatorServer.pid]);
+  const servers = { running: await startRowServers(emulator, profileDir) };
+  const accessToken = await probeRows(servers.running);
+  const restart =
+    profileDir === null && !opts['same-servers']
+      ? async () => {
+          for (const server of servers.running.values()) await server.stop();
+          servers.running = await startRowServers(emulator, null);
+        }
+      : null;
+  const results = await loadRows(servers, accessToken, keys, [emulatorServer.pid], restart);
   const rows = summarise(results);
+  const running = servers.running;
   for (const server of running.values()) await server.stop();
   const signature = accessToken
     ? await signatureCheckUs(accessToken, emulator.privateJwk, emulator.issuerUrl)
