@@ -278,7 +278,9 @@ export function credentialHook({
 
   const bearerContextFor = (token: string, claims: Claims): KindeContext => {
     const context = bearerCaller(token, claims, oidc, account ?? null);
-    bearerContexts.set(claims, context);
+    // Kept only while the verifier remembers the token (from its second use): the context of a
+    // token used once dies young with its claims.
+    if (verifier.peek(token) === claims) bearerContexts.set(claims, context);
     return context;
   };
 

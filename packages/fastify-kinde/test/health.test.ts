@@ -12,6 +12,23 @@ describe('app.kinde.health()', () => {
   const rigs: Rig[] = [];
   after(() => Promise.all(rigs.map((r) => r.close())));
 
+  test('a stream of single-use tokens does not evict a token in use from the bearer cache', async () => {
+    // Four entries at most: without admission on second sight, twenty new tokens would push the
+    // token in use out, and its next request would pay a signature check again.
+    const rig = await startRig({ kinde: { bearer: { cacheEntries: 4 } } });
+    rigs.push(rig);
+    const bearer = async (token: string) =>
+      (await fetch(`${rig.appUrl}/`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const issue = async () =>
+      (await rig.emulator.control.issueTokens({ user: 'admin@example.test' })).access_token;
+    const hot = await issue();
+    assert.equal(await bearer(hot), 200);
+    assert.equal(await bearer(hot), 200, 'the second use: verified again, then remembered');
+    for (let i = 0; i < 20; i++) assert.equal(await bearer(await issue()), 200);
+    assert.equal(await bearer(hot), 200);
+    assert.deepEqual((await rig.app.kinde.health()).cache.bearer, { hits: 1, misses: 22, hitRatio: 1 / 23 });
+  });
+
   test('reports provider, keys, store and cache; probes the provider once per TTL, however often asked', async () => {
     const rig = await startRig({ kinde: { healthProbeTtl: 0.5 } });
     rigs.push(rig);
@@ -31,7 +48,9 @@ describe('app.kinde.health()', () => {
     assert.equal(health.store.ok, true);
     assert.equal(health.jwks.keys, 1);
     assert.ok(health.jwks.ageSeconds !== null && health.jwks.ageSeconds >= 0);
-    assert.deepEqual(health.cache.bearer, { hits: 2, misses: 1, hitRatio: 2 / 3 });
+    // A token is remembered from its second verification on (admission on second sight): the first
+    // two requests are misses, the third a hit.
+    assert.deepEqual(health.cache.bearer, { hits: 1, misses: 2, hitRatio: 1 / 3 });
 
     rig.emulator.control.failEndpoint('discovery', { mode: 'down' });
     assert.equal((await rig.app.kinde.health()).provider.ok, true, 'within the TTL the last answer stands');
