@@ -45,7 +45,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --seconds S     seconds per measured run (default 2)
 
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
-      kinde-postgres-nocache bearer-first bearer-first-control bearer-repeat kinde-memory-otel
+      kinde-postgres-nocache bearer-first bearer-first-control bearer-first-budget bearer-repeat kinde-memory-otel
       bearer-repeat-otel
       items fastify-warn app-sqlite app-memory express-kinde`;
 
@@ -245,6 +245,13 @@ const ROWS = [
     auth: 'bearer-script',
   },
   {
+    id: 'bearer-first-budget',
+    label: 'the first-use budget: the control row plus one RSA verify + 10 µs per request',
+    server: 'kinde-bearer',
+    path: '/_bench/budget',
+    auth: 'bearer-script',
+  },
+  {
     id: 'bearer-repeat',
     label: 'fastify-kinde `/`, bearer, repeated',
     server: 'kinde-bearer',
@@ -310,7 +317,10 @@ async function availability() {
   // The app rows are judged against bare Fastify with the same logger: it runs with them.
   if (only && [...only].some((id) => id.startsWith('app-'))) only.add('fastify-warn');
   // First use is judged against the same token repeated, sent the same way.
-  if (only?.has('bearer-first')) only.add('bearer-first-control');
+  if (only?.has('bearer-first')) {
+    only.add('bearer-first-control');
+    only.add('bearer-first-budget');
+  }
   const redisStore = 'redisSessionStore' in api;
   const redisUp = redisStore && (await redisAnswers(REDIS_URL));
   const postgresStore = 'postgresSessionStore' in api;

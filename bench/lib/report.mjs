@@ -164,12 +164,22 @@ export function judge({ rows, growth, startup, signature }) {
   // Each over its own baseline run made just before it: the machine's drift between the two rows
   // cancels out.
   const extra = both ? first.extraCpuUs - repeat.extraCpuUs : Number.NaN;
+  // The budget (one RSA verify + 10 µs) run by the same server under the same load: any work done per
+  // request also costs a loaded server more wake-ups and colder caches (here 10 µs of work cost
+  // +14.5 µs of CPU, 90 µs cost +102.5), so the first-use row is judged against that budget spent,
+  // not against the budget's bare time.
+  const budget = byId.get('bearer-first-budget');
+  const spent =
+    both && repeat === control && budget?.status === 'ok' ? budget.extraCpuUs - control.extraCpuUs : null;
   targets.push({
     issue: 15,
     target: `bearer, first use: CPU over a repeated token${repeat === control ? ' sent the same way' : ''}`,
     measured: both ? `+${fixed(extra, 1)} µs/req` : (first?.status ?? 'not run'),
-    wanted: `≤ one node:crypto RSA verify (${fixed(signature.node, 1)} µs) + 10 µs`,
-    holds: both ? extra <= signature.node + 10 : null,
+    wanted:
+      spent === null
+        ? `≤ one node:crypto RSA verify (${fixed(signature.node, 1)} µs) + 10 µs`
+        : `≤ the budget row: one node:crypto RSA verify (${fixed(signature.node, 1)} µs) + 10 µs done per request under the same load, +${fixed(spent, 1)} µs/req`,
+    holds: both ? extra <= (spent ?? signature.node + 10) : null,
   });
   // The memory store is capped at 100,000 sessions (its documented scale): judged at the largest
   // size it takes, when 1M is over its cap.
