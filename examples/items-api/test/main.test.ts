@@ -195,6 +195,17 @@ describe("npm start: Node's compile cache", () => {
     );
   }
 
+  /** Starts the app once more and checks that the cache in `dir` still holds `files`, none rewritten. */
+  async function assertStartWritesNothing(pkg: string, dir: string, files: string[], message?: string) {
+    const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
+    await startAndStop(pkg);
+    assert.deepEqual(cacheFiles(dir), files, message);
+    assert.deepEqual(
+      files.map((f) => statSync(join(dir, f)).mtimeMs),
+      written,
+    );
+  }
+
   test('is written to node_modules/.cache/items-api/compile of the package, and used by the next start', async () => {
     const pkg = scratchPackage();
     try {
@@ -207,13 +218,7 @@ describe("npm start: Node's compile cache", () => {
         'the entries hold compiled code',
       );
       // The second start finds its entry: nothing is written again.
-      const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
-      await startAndStop(pkg);
-      assert.deepEqual(cacheFiles(dir), files);
-      assert.deepEqual(
-        files.map((f) => statSync(join(dir, f)).mtimeMs),
-        written,
-      );
+      await assertStartWritesNothing(pkg, dir, files);
     } finally {
       rmSync(pkg, { recursive: true, force: true });
     }
@@ -233,13 +238,7 @@ describe("npm start: Node's compile cache", () => {
       const files = cacheFiles(dir);
       const bundleEntry = files.filter((f) => statSync(join(dir, f)).size > 100_000);
       assert.equal(bundleEntry.length, 1, `the bundle's entry in ${dir}: ${files.join(', ')}`);
-      const written = files.map((f) => statSync(join(dir, f)).mtimeMs);
-      await startAndStop(pkg);
-      assert.deepEqual(cacheFiles(dir), files, 'the first start wrote no entry of its own');
-      assert.deepEqual(
-        files.map((f) => statSync(join(dir, f)).mtimeMs),
-        written,
-      );
+      await assertStartWritesNothing(pkg, dir, files, 'the first start wrote no entry of its own');
     } finally {
       rmSync(pkg, { recursive: true, force: true });
     }
