@@ -344,7 +344,7 @@ async function availability() {
  * @param {string | null} profileDir
  */
 async function startRowServers(emulator, profileDir) {
-  /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void> }>} */
+  /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void>, nextTickNs: number }>} */
   const running = new Map();
   const wanted = new Set(ROWS.filter((r) => r.status === undefined).map((r) => r.server));
   for (const name of wanted) {
@@ -369,8 +369,9 @@ async function startRowServers(emulator, profileDir) {
       const cookie = spec.cookie
         ? await sessionCookie(url, spec.cookie, spec.loginPath)
         : (server.info.cookie ?? '');
-      running.set(name, { pid: server.pid, url, cookie, stop: server.stop });
-      log(`  ${name} pid ${server.pid} at ${url}`);
+      const nextTickNs = Number(server.info.nextTickNs);
+      running.set(name, { pid: server.pid, url, cookie, stop: server.stop, nextTickNs });
+      log(`  ${name} pid ${server.pid} at ${url}, process.nextTick ${nextTickNs} ns`);
     } catch (error) {
       for (const row of ROWS) {
         if (row.server === name && row.status === undefined) {
@@ -545,7 +546,7 @@ async function loadRows(servers, accessToken, keys, ownPids, restart) {
   }
   /** @param {RowSpec} row @param {number} round */
   const measure = async (row, round) => {
-    const server = /** @type {{ pid: number, url: string, cookie: string }} */ (
+    const server = /** @type {{ pid: number, url: string, cookie: string, nextTickNs: number }} */ (
       servers.running.get(row.server)
     );
     quietBudgetMs -= await waitForQuiet(quietBudgetMs);
@@ -567,7 +568,7 @@ async function loadRows(servers, accessToken, keys, ownPids, restart) {
     log(
       `  ${row.id.padEnd(14)} ${Math.round(result.rps).toString().padStart(7)} req/s  ${result.cpuPerReqUs.toFixed(1).padStart(7)} µs CPU/req  other load ${result.foreignPct.toFixed(0)}%${result.bad ? `  ${result.bad} failed` : ''}`,
     );
-    return result;
+    return { ...result, nextTickNs: server.nextTickNs };
   };
   for (let round = 0; round < plan.rounds; round++) {
     const order = active.map((_, i) => active[(i + round) % active.length]);
@@ -615,6 +616,7 @@ function summarise(results) {
       cpuRatio: Number.NaN,
       extraCpuUs: Number.NaN,
       foreignPct: median(rounds.map((r) => r.foreignPct)),
+      nextTickNs: rounds.map((r) => r.nextTickNs),
       bad: rounds.reduce((sum, r) => sum + r.bad, 0),
       rounds,
     };

@@ -18,22 +18,37 @@ const thousands = (value) => (Number.isFinite(value) ? Math.round(value).toLocal
  * @property {number} cpuRatio   bare Fastify's CPU per request / this row's: the ratio a saturated core would give
  * @property {number} foreignPct share of the machine used by other processes during the row's runs
  * @property {number} bad        non-2xx, errors and timeouts over all rounds
+ * @property {number[]} [nextTickNs] `process.nextTick` ns per call in each round's server process
  */
+
+/**
+ * Each server process's `nextTick` cost (ns), in round order; a baseline measured several times in a
+ * round by the same process is listed once.
+ *
+ * @param {number[] | undefined} values
+ */
+const tickCosts = (values) =>
+  values === undefined || values.length === 0
+    ? '–'
+    : values
+        .filter((v, i) => i === 0 || v !== values[i - 1])
+        .map((v) => fixed(v))
+        .join(' ');
 
 /** @param {(Row & { base: string, extraCpuUs: number })[]} rows */
 export function rowsMarkdown(rows) {
   const lines = [
-    '| row | req/s | p50 ms | p99 ms | server CPU µs/req | CPU µs/req over baseline | × baseline | × baseline by CPU | other load |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| row | req/s | p50 ms | p99 ms | server CPU µs/req | CPU µs/req over baseline | × baseline | × baseline by CPU | other load | `nextTick` ns, per process |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {
     if (row.status !== 'ok') {
-      lines.push(`| ${row.label} | ${row.status} | | | | | | | |`);
+      lines.push(`| ${row.label} | ${row.status} | | | | | | | | |`);
       continue;
     }
     const flag = row.bad > 0 ? ` (${row.bad} failed)` : '';
     lines.push(
-      `| ${row.label} | ${thousands(row.rps)}${flag} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.cpuPerReqUs, 1)} | ${row.id === row.base ? '–' : `${row.extraCpuUs >= 0 ? '+' : ''}${fixed(row.extraCpuUs, 1)}`} | ${fixed(row.ratio, 2)} | ${fixed(row.cpuRatio, 2)} | ${Number.isFinite(row.foreignPct) ? `${fixed(row.foreignPct)}%` : '–'} |`,
+      `| ${row.label} | ${thousands(row.rps)}${flag} | ${fixed(row.p50, 2)} | ${fixed(row.p99, 2)} | ${fixed(row.cpuPerReqUs, 1)} | ${row.id === row.base ? '–' : `${row.extraCpuUs >= 0 ? '+' : ''}${fixed(row.extraCpuUs, 1)}`} | ${fixed(row.ratio, 2)} | ${fixed(row.cpuRatio, 2)} | ${Number.isFinite(row.foreignPct) ? `${fixed(row.foreignPct)}%` : '–'} | ${tickCosts(row.nextTickNs)} |`,
     );
   }
   return lines.join('\n');

@@ -5,7 +5,30 @@
  * @param {Record<string, unknown>} info
  */
 export function ready(info) {
-  process.stdout.write(`BENCH_READY ${JSON.stringify(info)}\n`);
+  nextTickNs().then((ns) =>
+    process.stdout.write(`BENCH_READY ${JSON.stringify({ ...info, nextTickNs: ns })}\n`),
+  );
+}
+
+/**
+ * What one `process.nextTick` call costs in this process: the median of 20 batches of 1,000 calls,
+ * each drained before the next. Node builds each tick as an object literal with computed keys, and V8
+ * settles during start-up on one of two costs for it (about 30 or about 400 ns, bench/next-tick.mjs):
+ * every HTTP request makes four such calls, so a row and its baseline can differ by 1.5 µs for that
+ * alone. The report shows this figure per row.
+ */
+async function nextTickNs() {
+  const noop = () => {};
+  /** @type {number[]} */
+  const batches = [];
+  for (let k = 0; k < 25; k++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < 1000; i++) process.nextTick(noop);
+    batches.push(Number(process.hrtime.bigint() - start) / 1000);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const kept = batches.slice(5).sort((a, b) => a - b);
+  return Math.round(kept[kept.length >> 1] ?? Number.NaN);
 }
 
 /** Ends the process on SIGTERM/SIGINT after `close`, so `--cpu-prof` profiles are written. */
