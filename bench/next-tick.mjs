@@ -8,7 +8,8 @@
 // request for this alone; bench/run.mjs prints the figure per row for that reason.
 //
 // Each case is a fresh process per round, rounds interleaved. A preloaded probe waits for start-up to
-// finish (1.5 s), takes the median of 20 drained batches of 1,000 calls, prints it and ends the process.
+// finish (1.5 s), measures as the bench's servers do (`nextTickNs` in servers/ready.mjs: the median of
+// 20 drained batches of 1,000 calls), prints it and ends the process.
 //
 // node bench/next-tick.mjs [--rounds 10] [--modules 200]
 import { execFileSync } from 'node:child_process';
@@ -34,19 +35,13 @@ const dir = mkdtempSync(join(tmpdir(), 'next-tick-bench-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 const probe = join(dir, 'probe.mjs');
+const readyUrl = JSON.stringify(import.meta.resolve('./servers/ready.mjs'));
 writeFileSync(
   probe,
-  `setTimeout(async () => {
-  const noop = () => {};
-  const batches = [];
-  for (let k = 0; k < 25; k++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < 1000; i++) process.nextTick(noop);
-    batches.push(Number(process.hrtime.bigint() - start) / 1000);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const kept = batches.slice(5).sort((a, b) => a - b);
-  process.stdout.write('NEXT_TICK_NS ' + kept[kept.length >> 1] + '\\n', () => process.exit(0));
+  `import { nextTickNs } from ${readyUrl};
+setTimeout(async () => {
+  const ns = await nextTickNs();
+  process.stdout.write('NEXT_TICK_NS ' + ns + '\\n', () => process.exit(0));
 }, 1500);
 `,
 );

@@ -17,7 +17,7 @@ export function ready(info) {
  * every HTTP request makes four such calls, so a row and its baseline can differ by 1.5 µs for that
  * alone. The report shows this figure per row.
  */
-async function nextTickNs() {
+export async function nextTickNs() {
   const noop = () => {};
   /** @type {number[]} */
   const batches = [];
