@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { importJWK, jwtVerify } from 'jose';
 import { freePort } from 'test-kit';
+import { bundleServer } from './lib/bundle.mjs';
 import { measureGrowth } from './lib/growth.mjs';
 import { CONNECTIONS, median, runLoad, waitForQuiet } from './lib/load.mjs';
 import { probe, sessionCookie } from './lib/login.mjs';
@@ -128,7 +129,10 @@ const load = (options) =>
       : runWrk(options)
     : runLoad(options);
 
-/** @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean }} ServerSpec */
+/**
+ * `bundle`: the script is run as one bundled module (lib/bundle.mjs), as `npm start` runs the app.
+ * @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean, bundle?: boolean }} ServerSpec
+ */
 /** @type {Record<string, ServerSpec>} */
 const SERVERS = {
   'node-http': { script: 'servers/node-http.mjs' },
@@ -155,7 +159,13 @@ const SERVERS = {
     env: { STORE: 'postgres', DATABASE_URL, PG_TABLE: `${PG_TABLE}_nc`, PG_CACHE: '0' },
     cookie: /kinde_session$/,
   },
-  'kinde-bearer': { script: 'servers/kinde.mjs', env: { STORE: 'memory' }, cookie: /kinde_session$/ },
+  // Bundled: the bearer rows' process is loaded as `npm start`'s is (bench/README, "Latest round").
+  'kinde-bearer': {
+    script: 'servers/kinde.mjs',
+    env: { STORE: 'memory' },
+    cookie: /kinde_session$/,
+    bundle: true,
+  },
   // The same with the OpenTelemetry SDK and the items API's bridge subscribed, and an onAuthEvent.
   'kinde-memory-otel': {
     script: 'servers/kinde.mjs',
@@ -343,6 +353,18 @@ async function availability() {
  * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
  * @param {string | null} profileDir
  */
+/** @type {Map<string, string>} */
+const bundles = new Map();
+/** Each bundled server is built once per run. @param {string} name @param {string} script */
+async function bundled(name, script) {
+  let path = bundles.get(name);
+  if (path === undefined) {
+    path = await bundleServer(script, name);
+    bundles.set(name, path);
+  }
+  return path;
+}
+
 async function startRowServers(emulator, profileDir) {
   /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void>, nextTickNs: number }>} */
   const running = new Map();
@@ -361,7 +383,8 @@ async function startRowServers(emulator, profileDir) {
             CLIENT_ID: emulator.clientId,
             CLIENT_SECRET: emulator.clientSecret,
           };
-      const server = await startServer(join(HERE, spec.script), {
+      const script = spec.bundle ? await bundled(name, join(HERE, spec.script)) : join(HERE, spec.script);
+      const server = await startServer(script, {
         nodeArgs,
         env: { PORT: String(await freePort()), ...appEnv, ...(spec.env ?? {}) },
       });
