@@ -347,12 +347,6 @@ async function availability() {
   return { sqlite: 'sqliteSessionStore' in api };
 }
 
-/**
- * Starts the servers the runnable rows need and logs in to those that guard their routes.
- *
- * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
- * @param {string | null} profileDir
- */
 /** @type {Map<string, string>} */
 const bundles = new Map();
 /** Each bundled server is built once per run. @param {string} name @param {string} script */
@@ -365,6 +359,12 @@ async function bundled(name, script) {
   return path;
 }
 
+/**
+ * Starts the servers the runnable rows need and logs in to those that guard their routes.
+ *
+ * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
+ * @param {string | null} profileDir
+ */
 async function startRowServers(emulator, profileDir) {
   /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void>, nextTickNs: number }>} */
   const running = new Map();
