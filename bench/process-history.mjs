@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// What a process's history costs every later request of bare Fastify's `GET /` (logger `warn`): the
+// same server alone, against the same server in a process that also did one thing `npm start`'s
+// process does before its first protected request. Each history runs in fresh processes, paired
+// with a fresh `alone` process in interleaved rounds (wrk -t1 -c50, 2 s, servers pinned to the server
+// core); the median of the per-round differences in server CPU per request is reported.
+//
+//   node bench/process-history.mjs [--procs 3] [--rounds 4] [--only emulator,requests,outgoing]
+//
+// Histories:
+//   emulator   a Kinde emulator runs in the same thread (as `npm start`'s embedded one), and the runner
+//              sends it 60 requests (discovery, keys, refused token requests), as a sign-in would
+//   requests   the server itself first answered 40 other requests: 404s with cookies, POSTs of JSON
+//   outgoing   the process first made 60 requests to an identity provider in another process, as an
+//              app's OpenID Connect client does (servers/fastify-history.mjs)
+// bench/README.md, "Where each µs goes", has the findings.
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { freePort } from 'test-kit';
+import { cpuMicros, killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
+
+const HISTORIES = ['emulator', 'requests', 'outgoing'];
+const USAGE = `usage: node bench/process-history.mjs [--procs N (1-20)] [--rounds N (1-20)] [--only ${HISTORIES.join(',')}]`;
+/** @type {Record<string, any>} */
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      procs: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '4' },
+      only: { type: 'string', default: HISTORIES.join(',') },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  console.error(`${/** @type {Error} */ (error).message}\n${USAGE}`);
+  process.exit(2);
+}
+const whole = (/** @type {string} */ text) =>
+  /^[0-9]{1,2}$/.test(text) && Number(text) >= 1 && Number(text) <= 20 ? Number(text) : Number.NaN;
+const procs = whole(values.procs);
+const rounds = whole(values.rounds);
+const only = values.only.split(',');
+if (values.help || Number.isNaN(procs) || Number.isNaN(rounds) || only.some((h) => !HISTORIES.includes(h))) {
+  console.error(USAGE);
+  process.exit(values.help ? 0 : 2);
+}
+try {
+  execFileSync('wrk', ['-v'], { stdio: 'ignore' });
+} catch (error) {
+  if (/** @type {{ status?: number }} */ (error).status !== 1) {
+    console.error(`process-history: wrk is not installed (${USAGE})`);
+    process.exit(2);
+  }
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+pinSelf();
+
+const here = (/** @type {string} */ path) => new URL(path, import.meta.url).pathname;
+const server = here('servers/fastify-history.mjs');
+const provider = await startServer(here('servers/emulator.mjs'), {
+  env: { PORT: String(await freePort()) },
+  core: 'load',
+});
+
+/** What the runner sends before the load, per history. @param {string} history @param {Record<string, any>} info */
+async function before(history, info) {
+  const text = (/** @type {Response} */ r) => r.text();
+  for (let i = 0; i < 20; i++) {
+    if (history === 'emulator') {
+      await fetch(`${info.emulator}/.well-known/openid-configuration`).then(text);
+      await fetch(`${info.emulator}/.well-known/jwks.json`).then(text);
+      await fetch(`${info.emulator}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&client_id=unknown&client_secret=wrong',
+      }).then(text);
+    }
+    if (history === 'requests') {
+      await fetch(`${info.url}/missing/${i}?q=${i}`, { headers: { cookie: `a=${i}; b=2` } }).then(text);
+      await fetch(`${info.url}/`, {
+        method: 'POST',
+        body: JSON.stringify({ i }),
+        headers: { 'content-type': 'application/json' },
+      }).then(text);
+    }
+  }
+}
+
+/** Server CPU µs per request of one 2 s wrk run. @param {string} url @param {number} pid */
+function cpuPerRequest(url, pid) {
+  const wrk = pinning ? ['taskset', '-c', String(pinning.load), 'wrk'] : ['wrk'];
+  const start = cpuMicros(pid);
+  const out = execFileSync(
+    /** @type {string} */ (wrk[0]),
+    [...wrk.slice(1), '-t1', '-c50', '-d2s', `${url}/`],
+    {
+      encoding: 'utf8',
+      timeout: 20_000,
+    },
+  );
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
+  if (!(requests > 0) || /Non-2xx/.test(out)) throw new Error(`wrk against ${url}: ${out}`);
+  return (cpuMicros(pid) - start) / requests;
+}
+
+const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
+console.log(
+  `process-history: ${procs} process pairs × ${rounds} rounds × 2 s per history, wrk -t1 -c50, Node ${process.version}`,
+);
+console.log(
+  'history                                   alone µs/req   with it µs/req   difference (median of pairs)',
+);
+for (const history of only) {
+  /** @type {number[]} */ const alone = [];
+  /** @type {number[]} */ const withIt = [];
+  for (let p = 0; p < procs; p++) {
+    const a = await startServer(server, { env: { PORT: String(await freePort()) } });
+    const b = await startServer(server, {
+      env: { PORT: String(await freePort()), HISTORY: history, ISSUER: provider.info.issuerUrl },
+    });
+    await before(history, b.info);
+    const pair = /** @type {const} */ ([
+      [a, alone],
+      [b, withIt],
+    ]);
+    // One unmeasured run each (warm-up), then the rounds, the order reversed every other round.
+    for (let r = 0; r <= rounds; r++) {
+      for (const [s, into] of r % 2 === 0 ? pair : [...pair].reverse()) {
+        const us = cpuPerRequest(s.info.url, s.pid);
+        if (r > 0) into.push(us);
+      }
+    }
+    await a.stop();
+    await b.stop();
+  }
+  const differences = withIt.map((x, i) => x - /** @type {number} */ (alone[i]));
+  const d = median(differences);
+  console.log(
+    `  ${history.padEnd(40)} ${median(alone).toFixed(1).padStart(12)} ${median(withIt).toFixed(1).padStart(16)}   ${d >= 0 ? '+' : ''}${d.toFixed(1)} µs (${differences.map((x) => x.toFixed(0)).join(' ')})`,
+  );
+}
+await provider.stop();
+process.exit(0);
