@@ -24,7 +24,9 @@ const keyObjects = new WeakMap<object, KeyObject | null>();
 
 /**
  * An RSASSA-PKCS1-v1_5 SHA-256 public key of 2048 bits or more, allowed to verify, as node:crypto's
- * `KeyObject`; null for anything else (jose then judges the key itself).
+ * `KeyObject`; null for anything else (jose then judges the key itself). Only an extractable key is
+ * taken: `KeyObject.from` of a non-extractable one is deprecated (DEP0204, a warning on Node 24). jose's
+ * key sets import theirs as extractable; a key from elsewhere that is not goes to jose whole.
  */
 function rs256Key(key: unknown): KeyObject | null {
   if (typeof key !== 'object' || key === null) return null;
@@ -35,6 +37,7 @@ function rs256Key(key: unknown): KeyObject | null {
     const algorithm = key.algorithm as webcrypto.RsaHashedKeyAlgorithm;
     if (
       key.type === 'public' &&
+      key.extractable &&
       key.usages.includes('verify') &&
       algorithm.name === 'RSASSA-PKCS1-v1_5' &&
       algorithm.hash?.name === 'SHA-256' &&
@@ -296,8 +299,8 @@ function verifyWith(
  * the same checks as jose's, in the same order, with the same errors. The key is the one jose's JWKS
  * getter selects for the header (`kid`, key type, `alg` of the key, `use`). The fast path takes a
  * token only when it can decide it exactly as jose would: three non-empty strict base64url segments,
- * a header of strict UTF-8 JSON with `alg` RS256 and no `crit` or `b64`, a 2048-bit or larger RS256
- * verification key, options it knows (`issuer`, `audience`, `algorithms` allowing RS256,
+ * a header of strict UTF-8 JSON with `alg` RS256 and no `crit` or `b64`, an extractable 2048-bit or
+ * larger RS256 verification key, options it knows (`issuer`, `audience`, `algorithms` allowing RS256,
  * `clockTolerance` in seconds, `requiredClaims`, `currentDate`), and, once the signature holds, a
  * payload of strict UTF-8 JSON. Anything else goes to jose's `jwtVerify` whole, so nothing is
  * accepted here that jose would refuse, and what is refused is refused with jose's error.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, KeyObject, sign as rsaSign } from 'node:crypto';
+import { generateKeyPairSync, KeyObject, sign as rsaSign, webcrypto } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import {
   createLocalJWKSet,
@@ -98,6 +98,47 @@ describe('verifyJwt: node:crypto signature check, jose for keys and claims', () 
     assert.deepEqual(await outcome(() => verifyJwt(good, keys, OPTIONS)), {
       payload: base,
     });
+  });
+
+  test('a non-extractable key is left to jose: the same outcome, and no DEP0204 warning', async () => {
+    const rsa = await generateKeyPair('RS256', { extractable: true });
+    const jwk = await exportJWK(rsa.publicKey);
+    const sealed = await webcrypto.subtle.importKey(
+      'jwk',
+      jwk,
+      { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
+    const privateKey = KeyObject.from(rsa.privateKey);
+    const signed = (claims: Record<string, unknown>) => {
+      const input = `${b64({ alg: 'RS256', kid: 'sealed' })}.${b64(claims)}`;
+      return `${input}.${rsaSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`;
+    };
+    const warnings: string[] = [];
+    const onWarning = (warning: Error & { code?: string }) => warnings.push(warning.code ?? warning.name);
+    process.on('warning', onWarning);
+    try {
+      for (const token of [
+        signed({ iss: ISSUER, sub: 'kp_1', exp: now() + 600 }),
+        signed({ iss: ISSUER, sub: 'kp_1', exp: now() - 600 }),
+        `${signed({ iss: ISSUER, sub: 'kp_1', exp: now() + 600 }).slice(0, -4)}AAAA`,
+      ]) {
+        assert.deepEqual(
+          await outcome(() => verifyJwt(token, () => sealed, OPTIONS)),
+          await outcome(() => jwtVerify(token, sealed, OPTIONS)),
+        );
+      }
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.deepEqual(warnings, []);
+    assert.equal(
+      (await verifyJwt(signed({ iss: ISSUER, exp: now() + 60 }), () => sealed, OPTIONS)).payload.iss,
+      ISSUER,
+    );
   });
 
   test('options are jose’s: audience and required claims are enforced after the signature', async () => {
