@@ -12,14 +12,15 @@
 // round"), the difference by area (kernel, Node/V8 native, JavaScript by origin, garbage collection)
 // and the symbols with the largest differences. Samples are taken at 10 kHz of CPU time (`cpu-clock`),
 // so a sample is 100 µs of the process's CPU; per-request figures pool all rounds.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from 'test-kit';
 import { sessionCookie } from './lib/login.mjs';
-import { killAll, pinning, pinSelf, startServer, track } from './lib/proc.mjs';
+import { killAll, pinSelf, startServer, track } from './lib/proc.mjs';
+import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const USAGE =
   'usage: node bench/perf-diff.mjs [--store memory|sqlite] [--rounds N (1-20)] [--seconds S (1-30)] [--top N (1-200)]';
@@ -52,18 +53,15 @@ if (
   console.error(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-for (const [tool, args] of [
-  ['perf', ['--version']],
-  ['wrk', ['-v']],
-]) {
-  try {
-    execFileSync(tool, args, { stdio: 'ignore' });
-  } catch (error) {
-    if (!(tool === 'wrk' && /** @type {{ status?: number }} */ (error).status === 1)) {
-      console.error(`perf-diff: ${tool} is not installed (${USAGE})`);
-      process.exit(2);
-    }
-  }
+if (!wrkAvailable()) {
+  console.error(`perf-diff: wrk is not installed (${USAGE})`);
+  process.exit(2);
+}
+try {
+  execFileSync('perf', ['--version'], { stdio: 'ignore' });
+} catch {
+  console.error(`perf-diff: perf is not installed (Debian: linux-perf) (${USAGE})`);
+  process.exit(2);
 }
 
 const FREQUENCY = 10_000;
@@ -92,27 +90,21 @@ const app = await startServer(here('servers/items-app.mjs'), {
 });
 const cookie = await sessionCookie(app.info.url, /session/);
 const servers = [
-  { name: 'bare Fastify, logger warn', server: base, headers: /** @type {string[]} */ ([]) },
-  { name: `npm start, ${values.store} store`, server: app, headers: ['-H', `Cookie: ${cookie}`] },
+  { name: 'bare Fastify, logger warn', server: base, headers: /** @type {Record<string, string>} */ ({}) },
+  { name: `npm start, ${values.store} store`, server: app, headers: { Cookie: cookie } },
 ];
 
-/** One wrk run of `seconds` against `url`: the 2xx responses (anything else fails the tool). */
-function load(/** @type {string} */ url, /** @type {string[]} */ headers, /** @type {number} */ s) {
-  const wrk = pinning ? ['taskset', '-c', String(pinning.load), 'wrk'] : ['wrk'];
-  return new Promise((resolve, reject) => {
-    execFile(
-      /** @type {string} */ (wrk[0]),
-      [...wrk.slice(1), '-t1', '-c50', `-d${s}s`, '--timeout', '10s', ...headers, `${url}/`],
-      { timeout: (s + 15) * 1000 },
-      (error, stdout) => {
-        if (error) return reject(error);
-        const total = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN);
-        const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-        if (!(total > 0) || bad > 0) return reject(new Error(`wrk: ${total} requests, ${bad} not 2xx`));
-        resolve(total);
-      },
-    );
-  });
+/** One wrk run of `s` seconds against `url` (-t1 -c50, as the bench loads): the 2xx responses (anything else fails the tool). */
+async function load(
+  /** @type {string} */ url,
+  /** @type {number} */ pid,
+  /** @type {Record<string, string>} */ headers,
+  /** @type {number} */ s,
+) {
+  const run = await runWrk({ url: `${url}/`, pid, seconds: s, headers });
+  if (!(run.ok > 0) || run.bad > 0)
+    throw new Error(`wrk against ${url}: ${run.ok} answered, ${run.bad} failed`);
+  return run.ok;
 }
 
 /** `perf record` of `pid` while `during` runs; resolves with `during`'s result once perf has written its file. */
@@ -183,13 +175,15 @@ function samples(/** @type {string} */ file) {
 
 const totals = servers.map(() => ({ requests: 0, counts: /** @type {Map<string, number>} */ (new Map()) }));
 // Warm-up: every server answers a second of load before anything is sampled.
-for (const { server, headers } of servers) await load(server.info.url, headers, 1);
+for (const { server, headers } of servers) await load(server.info.url, server.pid, headers, 1);
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? [0, 1] : [1, 0];
   for (const index of order) {
     const { server, headers } = /** @type {(typeof servers)[number]} */ (servers[index]);
     const file = join(scratch, `perf-${round}-${index}.data`);
-    const requests = await recorded(server.pid, file, () => load(server.info.url, headers, seconds));
+    const requests = await recorded(server.pid, file, () =>
+      load(server.info.url, server.pid, headers, seconds),
+    );
     const total = /** @type {(typeof totals)[number]} */ (totals[index]);
     total.requests += requests;
     for (const [key, count] of samples(file)) total.counts.set(key, (total.counts.get(key) ?? 0) + count);

@@ -14,10 +14,10 @@
 //   outgoing   the process first made 60 requests to an identity provider in another process, as an
 //              app's OpenID Connect client does (servers/fastify-history.mjs)
 // bench/README.md, "Where each µs goes", has the findings.
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { freePort } from 'test-kit';
-import { cpuMicros, killAll, pinning, pinSelf, startServer } from './lib/proc.mjs';
+import { killAll, pinSelf, startServer } from './lib/proc.mjs';
+import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const HISTORIES = ['emulator', 'requests', 'outgoing'];
 const USAGE = `usage: node bench/process-history.mjs [--procs N (1-20)] [--rounds N (1-20)] [--only ${HISTORIES.join(',')}]`;
@@ -45,13 +45,9 @@ if (values.help || Number.isNaN(procs) || Number.isNaN(rounds) || only.some((h) 
   console.error(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-try {
-  execFileSync('wrk', ['-v'], { stdio: 'ignore' });
-} catch (error) {
-  if (/** @type {{ status?: number }} */ (error).status !== 1) {
-    console.error(`process-history: wrk is not installed (${USAGE})`);
-    process.exit(2);
-  }
+if (!wrkAvailable()) {
+  console.error(`process-history: wrk is not installed (${USAGE})`);
+  process.exit(2);
 }
 process.on('exit', killAll);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
@@ -88,21 +84,12 @@ async function before(history, info) {
   }
 }
 
-/** Server CPU µs per request of one 2 s wrk run. @param {string} url @param {number} pid */
-function cpuPerRequest(url, pid) {
-  const wrk = pinning ? ['taskset', '-c', String(pinning.load), 'wrk'] : ['wrk'];
-  const start = cpuMicros(pid);
-  const out = execFileSync(
-    /** @type {string} */ (wrk[0]),
-    [...wrk.slice(1), '-t1', '-c50', '-d2s', `${url}/`],
-    {
-      encoding: 'utf8',
-      timeout: 20_000,
-    },
-  );
-  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? Number.NaN);
-  if (!(requests > 0) || /Non-2xx/.test(out)) throw new Error(`wrk against ${url}: ${out}`);
-  return (cpuMicros(pid) - start) / requests;
+/** Server CPU µs per request of one 2 s wrk run (-t1 -c50, as the bench loads). @param {string} url @param {number} pid */
+async function cpuPerRequest(url, pid) {
+  const run = await runWrk({ url: `${url}/`, pid, seconds: 2 });
+  if (!(run.ok > 0) || run.bad > 0)
+    throw new Error(`wrk against ${url}: ${run.ok} answered, ${run.bad} failed`);
+  return run.cpuPerReqUs;
 }
 
 const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
@@ -128,7 +115,7 @@ for (const history of only) {
     // One unmeasured run each (warm-up), then the rounds, the order reversed every other round.
     for (let r = 0; r <= rounds; r++) {
       for (const [s, into] of r % 2 === 0 ? pair : [...pair].reverse()) {
-        const us = cpuPerRequest(s.info.url, s.pid);
+        const us = await cpuPerRequest(s.info.url, s.pid);
         if (r > 0) into.push(us);
       }
     }
