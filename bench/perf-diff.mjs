@@ -66,15 +66,19 @@ try {
 
 const FREQUENCY = 10_000;
 const scratch = mkdtempSync(join(tmpdir(), 'fastify-kinde-perf-diff-'));
+/** Servers whose perf map (/tmp/perf-<pid>.map, written by --perf-basic-prof) is removed at the end. */
+const mapped = /** @type {number[]} */ ([]);
 process.on('exit', () => {
   killAll();
   rmSync(scratch, { recursive: true, force: true });
+  for (const pid of mapped) rmSync(`/tmp/perf-${pid}.map`, { force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 pinSelf();
 
 const here = (/** @type {string} */ path) => new URL(path, import.meta.url).pathname;
-const nodeArgs = ['--perf-basic-prof'];
+// V8 logs next to the perf map (isolate-*.log in the working folder otherwise): in the scratch folder.
+const nodeArgs = ['--perf-basic-prof', `--logfile=${join(scratch, 'v8.log')}`, '--no-logfile-per-isolate'];
 const base = await startServer(here('servers/fastify.mjs'), {
   env: { PORT: String(await freePort()), LOGGER: 'warn' },
   nodeArgs,
@@ -88,6 +92,7 @@ const app = await startServer(here('servers/items-app.mjs'), {
   },
   nodeArgs,
 });
+mapped.push(base.pid, app.pid);
 const cookie = await sessionCookie(app.info.url, /session/);
 const servers = [
   { name: 'bare Fastify, logger warn', server: base, headers: /** @type {Record<string, string>} */ ({}) },
