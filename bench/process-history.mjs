@@ -17,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import { freePort } from 'test-kit';
 import { killAll, pinSelf, startServer } from './lib/proc.mjs';
+import { providerTraffic } from './lib/provider-traffic.mjs';
 import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const HISTORIES = ['emulator', 'requests', 'outgoing'];
@@ -62,25 +63,17 @@ const provider = await startServer(here('servers/emulator.mjs'), {
 
 /** What the runner sends before the load, per history. @param {string} history @param {Record<string, any>} info */
 async function before(history, info) {
-  const text = (/** @type {Response} */ r) => r.text();
+  if (history === 'emulator') await providerTraffic(info.emulator);
+  if (history !== 'requests') return;
   for (let i = 0; i < 20; i++) {
-    if (history === 'emulator') {
-      await fetch(`${info.emulator}/.well-known/openid-configuration`).then(text);
-      await fetch(`${info.emulator}/.well-known/jwks.json`).then(text);
-      await fetch(`${info.emulator}/oauth2/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'grant_type=client_credentials&client_id=unknown&client_secret=wrong',
-      }).then(text);
-    }
-    if (history === 'requests') {
-      await fetch(`${info.url}/missing/${i}?q=${i}`, { headers: { cookie: `a=${i}; b=2` } }).then(text);
-      await fetch(`${info.url}/`, {
-        method: 'POST',
-        body: JSON.stringify({ i }),
-        headers: { 'content-type': 'application/json' },
-      }).then(text);
-    }
+    await fetch(`${info.url}/missing/${i}?q=${i}`, { headers: { cookie: `a=${i}; b=2` } }).then((r) =>
+      r.text(),
+    );
+    await fetch(`${info.url}/`, {
+      method: 'POST',
+      body: JSON.stringify({ i }),
+      headers: { 'content-type': 'application/json' },
+    }).then((r) => r.text());
   }
 }
 

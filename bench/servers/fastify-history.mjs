@@ -5,6 +5,7 @@
 // does; anything else, nothing (the runner may send other requests to the route's server itself).
 import Fastify from 'fastify';
 import { startEmulator } from 'kinde-emulator';
+import { providerTraffic } from '../lib/provider-traffic.mjs';
 import { exitOnSignal, portFromEnv, ready } from './ready.mjs';
 
 const app = Fastify({ logger: { level: 'warn' } });
@@ -16,17 +17,8 @@ const history = process.env.HISTORY ?? '';
 let emulator;
 if (history === 'emulator') emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
 if (history === 'outgoing') {
-  const issuer = process.env.ISSUER;
-  if (!issuer) throw new Error('HISTORY=outgoing needs ISSUER');
-  for (let i = 0; i < 20; i++) {
-    await fetch(`${issuer}/.well-known/openid-configuration`).then((r) => r.text());
-    await fetch(`${issuer}/.well-known/jwks.json`).then((r) => r.text());
-    await fetch(`${issuer}/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials&client_id=unknown&client_secret=wrong',
-    }).then((r) => r.text());
-  }
+  if (!process.env.ISSUER) throw new Error('HISTORY=outgoing needs ISSUER');
+  await providerTraffic(process.env.ISSUER);
 }
 ready({ url: `http://127.0.0.1:${port}`, ...(emulator && { emulator: emulator.issuerUrl }) });
 exitOnSignal(async () => {
