@@ -89,13 +89,22 @@ export function securitySchemes(
 /**
  * Documents a guarded route: its `security` (unless the route sets its own) and its 401/403
  * answers. Returns the permissions it requires, for the OAuth2 scope list.
+ *
+ * The answers join the route's `response` schemas at once only when it declares some: Fastify then
+ * serializes the guard's answers with them (so a `4xx` schema of the route's cannot reshape
+ * `{"detail": …}`). A route without any gets them through `later`, to be called once the app is ready:
+ * Fastify compiles a route's response schemas before that (at `preReady`), so the route keeps none, and
+ * its every reply skips Fastify's schema lookup (which builds and looks up a `"2xx"` string per
+ * request), while @fastify/swagger, which reads the route's options when the document is asked for,
+ * still shows them. The guard's answers are the same JSON either way.
  */
-export function documentRoute(route: RouteOptions): string[] {
+export function documentRoute(route: RouteOptions, later: (document: () => void) => void): string[] {
   const requirements = routeRequirements(route);
   if (requirements.length === 0) return [];
   const schema: Schema = { ...(route.schema as Schema | undefined) };
   schema.security ??= securityFor(requirements);
-  const responses: Schema = { ...(schema.response as Schema | undefined) };
+  const declared = schema.response as Schema | undefined;
+  const responses: Schema = { ...declared };
   responses[401] ??= { description: 'Not authenticated', ...DETAIL };
   const demandsMore = requirements.some((r) => Object.keys(r).some((key) => key !== 'auth'));
   if (demandsMore)
@@ -106,7 +115,11 @@ export function documentRoute(route: RouteOptions): string[] {
   // Billing entitlements are asked of Kinde's Account API: it can be down.
   if (requirements.some((r) => r.billingEntitlements !== undefined))
     responses[503] ??= { description: 'Billing entitlements cannot be checked right now', ...DETAIL };
-  schema.response = responses;
+  if (declared !== undefined) schema.response = responses;
+  else
+    later(() => {
+      route.schema = { ...(route.schema as Schema | undefined), response: responses };
+    });
   route.schema = schema;
   return permissionsOf(requirements);
 }

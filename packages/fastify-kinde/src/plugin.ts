@@ -225,8 +225,15 @@ export async function kindePlugin(app: FastifyInstance, options: KindeOptions): 
   }
 
   const permissions = new Set<string>();
+  const documentLater: (() => void)[] = [];
   enforceRouteOption(app, (route) => {
-    for (const permission of documentRoute(route)) permissions.add(permission);
+    for (const permission of documentRoute(route, (document) => documentLater.push(document)))
+      permissions.add(permission);
+  });
+  // Fastify compiled the routes' schemas at preReady: the guarded answers are only documented now (documentRoute).
+  app.addHook('onReady', (done) => {
+    for (const document of documentLater.splice(0)) document();
+    done();
   });
 
   registerAuthRoutes(app, {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import swagger from '@fastify/swagger';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import fastifyKinde, {
   requireAuth,
   requireEntitlement,
@@ -93,5 +93,58 @@ test('guarded routes carry their security in the generated OpenAPI document, whi
     assert.ok(op(path).responses['302'] && op(path).responses['400'], path);
   }
   await SwaggerParser.validate(structuredClone(document) as never);
+  await app.close();
+});
+
+test("a guarded route's 401 is documented without a response schema Fastify looks up on every reply, and a route's own 4xx schema cannot reshape it", async () => {
+  const app = Fastify();
+  await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 't', version: '1' } } });
+  await app.register(fastifyKinde, {
+    env: {},
+    issuerUrl: 'https://acme.kinde.com',
+    clientId: 'abc',
+    siteUrl: 'http://127.0.0.1:8000',
+    sessionStore: 'memory',
+  });
+  // What Fastify compiled for each route, through its public API (a 401 serializer or none), seen by
+  // a hook that runs before the guard.
+  const compiled = new Map<string, boolean>();
+  const probe = (path: string) => (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    compiled.set(path, reply.getSerializationFunction('401') !== undefined);
+    done();
+  };
+  app.get('/plain', { onRequest: [probe('/plain'), requireAuth()] }, () => ({}));
+  app.get('/open', { onRequest: probe('/open') }, () => ({}));
+  const problem = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: false };
+  app.get(
+    '/shaped',
+    {
+      onRequest: [probe('/shaped'), requireAuth()],
+      schema: {
+        response: { 200: { type: 'object', properties: { ok: { type: 'string' } } }, '4xx': problem },
+      },
+    },
+    () => ({ ok: 'yes' }),
+  );
+  await app.ready();
+
+  // Documented: the generated document has the guarded answers of both routes.
+  const document = app.swagger() as unknown as Document;
+  assert.ok(document.paths['/plain']?.get?.responses['401'], 'the route without schemas documents its 401');
+  assert.ok(document.paths['/shaped']?.get?.responses['401']);
+  assert.ok(document.paths['/shaped']?.get?.responses['4XX'], "the route's own responses are kept");
+
+  // The route without response schemas has none compiled, so its replies skip Fastify's lookup.
+  assert.equal((await app.inject({ url: '/open' })).statusCode, 200);
+  assert.equal(compiled.get('/open'), false);
+  const plain = await app.inject({ url: '/plain' });
+  assert.equal(plain.statusCode, 401);
+  assert.deepEqual(plain.json(), { detail: 'Not authenticated' });
+  assert.equal(compiled.get('/plain'), false, 'no response schema compiled for a route that declared none');
+  // The 401 of a route that declares its responses is compiled with them, ahead of its `4xx`.
+  const shaped = await app.inject({ url: '/shaped', headers: { authorization: 'Bearer not-a-token' } });
+  assert.equal(shaped.statusCode, 401);
+  assert.deepEqual(shaped.json(), { detail: 'Not authenticated' }, 'the 4xx schema did not reshape the body');
+  assert.equal(compiled.get('/shaped'), true);
   await app.close();
 });
