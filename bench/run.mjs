@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run bench`: every server side by side on 127.0.0.1, one table, ratios to bare Fastify measured
 // in the same run (rounds interleaved, medians). See bench/README.md.
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
 rows: node-http fastify fastify-map kinde-memory kinde-sqlite kinde-redis kinde-postgres
       kinde-postgres-nocache bearer-first bearer-first-control bearer-first-budget bearer-repeat kinde-memory-otel
       bearer-repeat-otel
-      items fastify-warn app-sqlite app-memory express-kinde`;
+      items fastify-warn app-sqlite app-memory app-sqlite-outside app-memory-outside express-kinde`;
 
 const { values: opts } = parseArgs({
   options: {
@@ -131,7 +131,9 @@ const load = (options) =>
 
 /**
  * `bundle`: the script is run as one bundled module (lib/bundle.mjs), as `npm start` runs the app.
- * @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean, bundle?: boolean }} ServerSpec
+ * `app`: the example app (servers/items-app.mjs), with its embedded emulator, or `'outside'`: configured
+ * as in production, signing in through the runner's emulator.
+ * @typedef {{ script: string, env?: Record<string, string>, cookie?: RegExp, loginPath?: string, app?: boolean | 'outside', bundle?: boolean }} ServerSpec
  */
 /** @type {Record<string, ServerSpec>} */
 const SERVERS = {
@@ -187,6 +189,15 @@ const SERVERS = {
     env: { SESSION_STORE: 'memory' },
     cookie: /kinde_session$/,
     app: true,
+  },
+  // The same, configured as in production (KINDE_ISSUER_URL and the rest): no embedded emulator; it
+  // signs in through the runner's emulator in another process, as the issue measured it.
+  'items-app-sqlite-outside': { script: 'servers/items-app.mjs', cookie: /kinde_session$/, app: 'outside' },
+  'items-app-memory-outside': {
+    script: 'servers/items-app.mjs',
+    env: { SESSION_STORE: 'memory' },
+    cookie: /kinde_session$/,
+    app: 'outside',
   },
 };
 
@@ -312,6 +323,22 @@ const ROWS = [
     base: 'fastify-warn',
   },
   {
+    id: 'app-sqlite-outside',
+    label: '`npm start`, production config (outside provider, SQLite) `/`',
+    server: 'items-app-sqlite-outside',
+    path: '/',
+    auth: 'cookie',
+    base: 'fastify-warn',
+  },
+  {
+    id: 'app-memory-outside',
+    label: '`npm start`, production config, SESSION_STORE=memory `/`',
+    server: 'items-app-memory-outside',
+    path: '/',
+    auth: 'cookie',
+    base: 'fastify-warn',
+  },
+  {
     id: 'express-kinde',
     label: 'Express + Kinde node-express SDK',
     server: 'express',
@@ -376,17 +403,29 @@ async function startRowServers(emulator, profileDir) {
       if (name.startsWith('kinde-postgres')) postgresUsed = true;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
       // The example app brings its own emulator, on a port of its own, in a working folder of its own.
-      const appEnv = spec.app
-        ? { EMULATOR_PORT: String(await freePort()), APP_DIR: join(scratch, name) }
-        : {
-            ISSUER_URL: emulator.issuerUrl,
-            CLIENT_ID: emulator.clientId,
-            CLIENT_SECRET: emulator.clientSecret,
-          };
+      const port = String(await freePort());
+      const appEnv =
+        spec.app === 'outside'
+          ? {
+              PROVIDER: 'outside',
+              APP_DIR: join(scratch, name),
+              KINDE_ISSUER_URL: emulator.issuerUrl,
+              KINDE_CLIENT_ID: emulator.clientId,
+              KINDE_CLIENT_SECRET: emulator.clientSecret,
+              KINDE_SITE_URL: `http://127.0.0.1:${port}`,
+              SESSION_SECRET: randomBytes(32).toString('base64url'),
+            }
+          : spec.app
+            ? { EMULATOR_PORT: String(await freePort()), APP_DIR: join(scratch, name) }
+            : {
+                ISSUER_URL: emulator.issuerUrl,
+                CLIENT_ID: emulator.clientId,
+                CLIENT_SECRET: emulator.clientSecret,
+              };
       const script = spec.bundle ? await bundled(name, join(HERE, spec.script)) : join(HERE, spec.script);
       const server = await startServer(script, {
         nodeArgs,
-        env: { PORT: String(await freePort()), ...appEnv, ...(spec.env ?? {}) },
+        env: { PORT: port, ...appEnv, ...(spec.env ?? {}) },
       });
       const url = server.info.url;
       const cookie = spec.cookie
