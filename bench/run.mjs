@@ -677,6 +677,7 @@ function summarise(results) {
       ratio: Number.NaN,
       cpuRatio: Number.NaN,
       extraCpuUs: Number.NaN,
+      extraCpuRange: [Number.NaN, Number.NaN],
       foreignPct: median(rounds.map((r) => r.foreignPct)),
       nextTickNs: rounds.map((r) => r.nextTickNs),
       bad: rounds.reduce((sum, r) => sum + r.bad, 0),
@@ -695,8 +696,15 @@ function summarise(results) {
     const paired = row.rounds.filter((r) => baseOf(r) !== undefined);
     row.ratio = median(paired.map((r) => r.rps / baseOf(r).rps));
     row.cpuRatio = median(paired.map((r) => baseOf(r).cpuPerReqUs / r.cpuPerReqUs));
-    row.extraCpuUs = median(paired.map((r) => r.cpuPerReqUs - baseOf(r).cpuPerReqUs));
-    if (base === undefined) row.ratio = row.cpuRatio = row.extraCpuUs = Number.NaN;
+    const extras = paired.map((r) => r.cpuPerReqUs - baseOf(r).cpuPerReqUs).filter(Number.isFinite);
+    row.extraCpuUs = median(extras);
+    // The spread of the pairs, shown beside the median: on a noisy machine it is wider than a target.
+    row.extraCpuRange =
+      extras.length > 0 ? [Math.min(...extras), Math.max(...extras)] : [Number.NaN, Number.NaN];
+    if (base === undefined) {
+      row.ratio = row.cpuRatio = row.extraCpuUs = Number.NaN;
+      row.extraCpuRange = [Number.NaN, Number.NaN];
+    }
   }
   return rows;
 }
@@ -867,7 +875,7 @@ async function main() {
     '',
     rowsMarkdown(rows),
     '',
-    'Baseline: bare Fastify, and for the `npm start` rows bare Fastify with the same logger (pino at `warn`). Each row run is paired with a run of its baseline made just before it; "CPU µs/req over baseline" is the median of the pairs\' differences.',
+    'Baseline: bare Fastify, and for the `npm start` rows bare Fastify with the same logger (pino at `warn`). Each row run is paired with a run of its baseline made just before it; "CPU µs/req over baseline" is the median of the pairs\' differences, with the lowest and highest pair in brackets.',
     '',
     startupMarkdown(startup),
     '',
