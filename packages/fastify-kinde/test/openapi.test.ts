@@ -22,6 +22,15 @@ type Document = {
   };
 };
 
+/** The plugin's options in these tests (no environment read). */
+const KINDE = {
+  env: {},
+  issuerUrl: 'https://acme.kinde.com',
+  clientId: 'abc',
+  siteUrl: 'http://127.0.0.1:8000',
+  sessionStore: 'memory',
+} as const;
+
 test('guarded routes carry their security in the generated OpenAPI document, which is valid OpenAPI 3', async () => {
   const app = Fastify();
   await app.register(swagger, {
@@ -31,13 +40,7 @@ test('guarded routes carry their security in the generated OpenAPI document, whi
       components: { securitySchemes: { custom: { type: 'apiKey', in: 'header', name: 'x-key' } } },
     },
   });
-  await app.register(fastifyKinde, {
-    env: {},
-    issuerUrl: 'https://acme.kinde.com',
-    clientId: 'abc',
-    siteUrl: 'http://127.0.0.1:8000',
-    sessionStore: 'memory',
-  });
+  await app.register(fastifyKinde, KINDE);
   app.get('/public', () => ({}));
   app.get('/any', { onRequest: requireAuth() }, () => ({}));
   app.get('/machines', { onRequest: requireAuth({ auth: 'bearer' }) }, () => ({}));
@@ -99,13 +102,7 @@ test('guarded routes carry their security in the generated OpenAPI document, whi
 test("a guarded route's 401 is documented without a response schema Fastify looks up on every reply, and a route's own 4xx schema cannot reshape it", async () => {
   const app = Fastify();
   await app.register(swagger, { openapi: { openapi: '3.0.3', info: { title: 't', version: '1' } } });
-  await app.register(fastifyKinde, {
-    env: {},
-    issuerUrl: 'https://acme.kinde.com',
-    clientId: 'abc',
-    siteUrl: 'http://127.0.0.1:8000',
-    sessionStore: 'memory',
-  });
+  await app.register(fastifyKinde, KINDE);
   // What Fastify compiled for each route, through its public API (a 401 serializer or none), seen by
   // a hook that runs before the guard.
   const compiled = new Map<string, boolean>();
