@@ -402,7 +402,8 @@ async function startRowServers(emulator, profileDir) {
       if (name === 'kinde-redis') redisUsed = true;
       if (name.startsWith('kinde-postgres')) postgresUsed = true;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
-      // The example app brings its own emulator, on a port of its own, in a working folder of its own.
+      // The example app brings its own emulator (a port and a working folder of its own), or, configured
+      // as in production, signs in through the runner's emulator, as the bench app does.
       const port = String(await freePort());
       const appEnv =
         spec.app === 'outside'
