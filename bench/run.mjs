@@ -387,6 +387,37 @@ async function bundled(name, script) {
 }
 
 /**
+ * The environment of a row's server besides its PORT. The example app brings its own emulator (a
+ * port and a working folder of its own), or, configured as in production (`app: 'outside'`), signs
+ * in through the runner's emulator, as the bench app does.
+ *
+ * @param {ServerSpec} spec
+ * @param {string} name
+ * @param {string} port  the server's own port
+ * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
+ * @returns {Promise<Record<string, string>>}
+ */
+async function serverEnv(spec, name, port, emulator) {
+  if (spec.app === 'outside') {
+    return {
+      PROVIDER: 'outside',
+      APP_DIR: join(scratch, name),
+      KINDE_ISSUER_URL: emulator.issuerUrl,
+      KINDE_CLIENT_ID: emulator.clientId,
+      KINDE_CLIENT_SECRET: emulator.clientSecret,
+      KINDE_SITE_URL: `http://127.0.0.1:${port}`,
+      SESSION_SECRET: randomBytes(32).toString('base64url'),
+    };
+  }
+  if (spec.app) return { EMULATOR_PORT: String(await freePort()), APP_DIR: join(scratch, name) };
+  return {
+    ISSUER_URL: emulator.issuerUrl,
+    CLIENT_ID: emulator.clientId,
+    CLIENT_SECRET: emulator.clientSecret,
+  };
+}
+
+/**
  * Starts the servers the runnable rows need and logs in to those that guard their routes.
  *
  * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
@@ -402,27 +433,8 @@ async function startRowServers(emulator, profileDir) {
       if (name === 'kinde-redis') redisUsed = true;
       if (name.startsWith('kinde-postgres')) postgresUsed = true;
       const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
-      // The example app brings its own emulator (a port and a working folder of its own), or, configured
-      // as in production, signs in through the runner's emulator, as the bench app does.
       const port = String(await freePort());
-      const appEnv =
-        spec.app === 'outside'
-          ? {
-              PROVIDER: 'outside',
-              APP_DIR: join(scratch, name),
-              KINDE_ISSUER_URL: emulator.issuerUrl,
-              KINDE_CLIENT_ID: emulator.clientId,
-              KINDE_CLIENT_SECRET: emulator.clientSecret,
-              KINDE_SITE_URL: `http://127.0.0.1:${port}`,
-              SESSION_SECRET: randomBytes(32).toString('base64url'),
-            }
-          : spec.app
-            ? { EMULATOR_PORT: String(await freePort()), APP_DIR: join(scratch, name) }
-            : {
-                ISSUER_URL: emulator.issuerUrl,
-                CLIENT_ID: emulator.clientId,
-                CLIENT_SECRET: emulator.clientSecret,
-              };
+      const appEnv = await serverEnv(spec, name, port, emulator);
       const script = spec.bundle ? await bundled(name, join(HERE, spec.script)) : join(HERE, spec.script);
       const server = await startServer(script, {
         nodeArgs,
