@@ -9,6 +9,13 @@ import { parseArgs } from 'node:util';
 import { importJWK, jwtVerify } from 'jose';
 import { freePort } from 'test-kit';
 import { bundleServer } from './lib/bundle.mjs';
+import {
+  callgrindAvailable,
+  callgrindWrap,
+  countPerRequest,
+  instructionCounter,
+  keepAliveClient,
+} from './lib/callgrind.mjs';
 import { measureGrowth } from './lib/growth.mjs';
 import { CONNECTIONS, median, runLoad, waitForQuiet } from './lib/load.mjs';
 import { probe, sessionCookie } from './lib/login.mjs';
@@ -20,9 +27,11 @@ import { deletePrefix, redisAnswers } from './lib/redis.mjs';
 import {
   chartSvg,
   growthMarkdown,
+  instructionsMarkdown,
   judge,
   rowsMarkdown,
   startupMarkdown,
+  summariseInstructions,
   targetsMarkdown,
   targetsText,
 } from './lib/report.mjs';
@@ -31,12 +40,14 @@ import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 import { runWrkTokens } from './lib/wrk-tokens.mjs';
 
 const HERE = new URL('./', import.meta.url).pathname;
-const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--profile] [--autocannon] [--rounds N] [--seconds S]
+const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup] [--skip-growth] [--skip-instructions] [--profile] [--autocannon] [--rounds N] [--seconds S]
 
   --quick         one short round per row, growth up to 100k sessions (about 2 minutes)
   --only ids      comma-separated row ids (bare Fastify always runs, for the ratios)
   --skip-startup  no start-up measurement
   --skip-growth   no growth measurement
+  --skip-instructions
+                  no instruction counts (valgrind's callgrind; not in --quick runs either)
   --profile       run the rows with node --cpu-prof on every server and print the top
                   self-time functions of each (implies --skip-startup --skip-growth)
   --wrk           (the default) load with wrk (-t1 -c50) when it is installed
@@ -56,6 +67,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     'skip-startup': { type: 'boolean', default: false },
     'skip-growth': { type: 'boolean', default: false },
+    'skip-instructions': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     wrk: { type: 'boolean', default: false },
     autocannon: { type: 'boolean', default: false },
@@ -418,15 +430,17 @@ async function serverEnv(spec, name, port, emulator) {
 }
 
 /**
- * Starts the servers the runnable rows need and logs in to those that guard their routes.
+ * Starts the servers the runnable rows need (or the `names` given) and logs in to those that guard
+ * their routes. With `wrap`, each runs under that command (callgrind), given more time to start.
  *
  * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
  * @param {string | null} profileDir
+ * @param {{ names?: Iterable<string>, wrap?: string[] }} [how]
  */
-async function startRowServers(emulator, profileDir) {
+async function startRowServers(emulator, profileDir, how = {}) {
   /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void>, nextTickNs: number }>} */
   const running = new Map();
-  const wanted = new Set(ROWS.filter((r) => r.status === undefined).map((r) => r.server));
+  const wanted = new Set(how.names ?? ROWS.filter((r) => r.status === undefined).map((r) => r.server));
   for (const name of wanted) {
     const spec = /** @type {ServerSpec} */ (SERVERS[name]);
     try {
@@ -439,6 +453,7 @@ async function startRowServers(emulator, profileDir) {
       const server = await startServer(script, {
         nodeArgs,
         env: { PORT: port, ...appEnv, ...(spec.env ?? {}) },
+        ...(how.wrap ? { wrap: how.wrap, timeoutMs: 300_000 } : {}),
       });
       const url = server.info.url;
       const cookie = spec.cookie
@@ -686,6 +701,7 @@ function summarise(results) {
       p50: median(rounds.map((r) => r.p50)),
       p99: median(rounds.map((r) => r.p99)),
       cpuPerReqUs: median(rounds.map((r) => r.cpuPerReqUs)),
+      userPerReqUs: median(rounds.map((r) => r.userPerReqUs)),
       base: row.base ?? 'fastify',
       ratio: Number.NaN,
       cpuRatio: Number.NaN,
@@ -720,6 +736,112 @@ function summarise(results) {
     }
   }
   return rows;
+}
+
+/**
+ * The rows counted in instructions: every row an issue-15 target judges, and their baselines. The
+ * first-use control is the same token repeated (this phase's client sends every row the same way).
+ */
+const COUNTED = [
+  'fastify',
+  'fastify-warn',
+  'fastify-map',
+  'kinde-memory',
+  'kinde-sqlite',
+  'kinde-redis',
+  'bearer-first-control',
+  'bearer-first',
+  'bearer-repeat',
+  'app-sqlite',
+  'app-memory',
+  'app-sqlite-outside',
+  'app-memory-outside',
+];
+
+/**
+ * Instructions per request of each counted row that ran (lib/callgrind.mjs), each server in a fresh
+ * process under callgrind, warmed up until its count settles, then 5 batches; and one node:crypto RSA
+ * verification's instructions (servers/rsa-verify.mjs). Slow servers: 2,000 requests a batch, 500 for
+ * first-use tokens (each is minted, never seen, and costs a signature check).
+ *
+ * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
+ * @param {string} accessToken
+ * @param {{ kid: string, privateJwk: object }} keys
+ */
+async function instructionPhase(emulator, accessToken, keys) {
+  const rows = COUNTED.map((id) => ROWS.find((r) => r.id === id)).filter(
+    (r) => r !== undefined && r.status === undefined,
+  );
+  /** @type {Map<string, { perRequest: number[], warmBatches: number } | { error: string }>} */
+  const counts = new Map();
+  const dir = join(scratch, 'callgrind');
+  mkdirSync(dir, { recursive: true });
+  const wrap = callgrindWrap(dir);
+  const rounds = 7;
+  log(`instructions: ${rows.length} rows under valgrind's callgrind (${rounds} batches each, after warm-up)`);
+  for (const name of new Set(rows.map((r) => r.server))) {
+    const running = await startRowServers(emulator, null, { names: [name], wrap });
+    const server = running.get(name);
+    for (const row of rows.filter((r) => r.server === name)) {
+      if (server === undefined) {
+        counts.set(row.id, { error: `error: ${name} did not start under callgrind` });
+        continue;
+      }
+      const url = server.url + row.path;
+      const headers = headersFor(row, server, accessToken);
+      const first = row.auth === 'bearer-first';
+      const repeated = row.auth === 'bearer-script' ? [accessToken] : undefined;
+      const client = keepAliveClient(CONNECTIONS);
+      try {
+        const result = await countPerRequest({
+          counter: instructionCounter(server.pid, dir),
+          batch: first ? 500 : 2_000,
+          rounds,
+          ...(first ? { minWarm: 4, maxWarm: 8 } : {}),
+          log,
+          send: async (count) =>
+            client.send({
+              url,
+              count,
+              headers,
+              tokens: first ? await mintTokens({ template: accessToken, ...keys, count }) : repeated,
+            }),
+        });
+        counts.set(row.id, result);
+        log(
+          `  ${row.id.padEnd(20)} ${Math.round(median(result.perRequest)).toLocaleString('en').padStart(9)} instructions/request (${result.perRequest.map((n) => Math.round(n).toLocaleString('en')).join(', ')})`,
+        );
+      } catch (error) {
+        counts.set(row.id, { error: `error: ${/** @type {Error} */ (error).message.split('\n')[0]}` });
+        log(`  ${row.id} failed: ${/** @type {Error} */ (error).message}`);
+      } finally {
+        client.close();
+      }
+    }
+    for (const started of running.values()) await started.stop();
+  }
+  let rsaVerify = Number.NaN;
+  if (rows.some((r) => r.auth === 'bearer-first')) {
+    const server = await startServer(join(HERE, 'servers/rsa-verify.mjs'), {
+      env: { PORT: String(await freePort()) },
+      wrap,
+      timeoutMs: 300_000,
+    });
+    const per = 100;
+    const client = keepAliveClient(1);
+    const result = await countPerRequest({
+      counter: instructionCounter(server.pid, dir),
+      batch: 10,
+      rounds,
+      minWarm: 2,
+      send: (count) => client.send({ url: `${server.info.url}/?n=${per}`, count }),
+    }).finally(() => client.close());
+    await server.stop();
+    rsaVerify = median(result.perRequest) / per;
+    log(`  one node:crypto RSA verify: ${Math.round(rsaVerify).toLocaleString('en')} instructions`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return { counts, rsaVerify };
 }
 
 /**
@@ -845,6 +967,12 @@ async function main() {
   const signature = accessToken
     ? await signatureCheckUs(accessToken, emulator.privateJwk, emulator.issuerUrl)
     : { jose: Number.NaN, node: Number.NaN };
+  let instructions = null;
+  if (!opts.quick && !opts.profile && !opts['skip-instructions']) {
+    if (callgrindAvailable())
+      instructions = summariseInstructions(await instructionPhase(emulator, accessToken, keys), rows);
+    else log('instructions: valgrind is not installed (apt-get install -y valgrind): not counted');
+  }
 
   if (profileDir) {
     for (const name of running.keys()) {
@@ -879,7 +1007,7 @@ async function main() {
   if (redisUsed) await deletePrefix(REDIS_URL, REDIS_PREFIX);
   if (postgresUsed) for (const table of [PG_TABLE, `${PG_TABLE}_nc`]) await dropTables(DATABASE_URL, table);
 
-  const targets = judge({ rows, growth, startup, signature });
+  const targets = judge({ rows, growth, startup, signature, instructions });
   const date = new Date().toISOString();
   const info = machine();
   const caption = `${date.slice(0, 10)} · ${info.cores} × ${info.cpu} · Node ${info.node} · ${opts.quick ? 'quick run' : `median of ${plan.rounds} × ${plan.seconds} s`}`;
@@ -896,6 +1024,7 @@ async function main() {
     '',
     `One signature check on this machine, CPU time: jose \`jwtVerify\` (RS256, 2048-bit key) ${signature.jose.toFixed(1)} µs; node:crypto RSA verify alone ${signature.node.toFixed(1)} µs.`,
     '',
+    ...(instructions === null ? [] : [instructionsMarkdown(instructions), '']),
     targetsMarkdown(targets),
   ].join('\n');
   console.log(`\n${markdown}\n`);
@@ -915,6 +1044,14 @@ async function main() {
     rows,
     startup,
     growth,
+    instructions:
+      instructions === null
+        ? null
+        : {
+            rows: instructions.rows,
+            rsaVerify: instructions.rsaVerify,
+            usPerInstruction: Object.fromEntries(instructions.usPerInstruction),
+          },
     targets,
   };
   writeFileSync(join(out, `${name}.json`), `${JSON.stringify(json, null, 2)}\n`);

@@ -12,6 +12,7 @@ export const CONNECTIONS = 50;
  * @property {number} p50          ms
  * @property {number} p99          ms
  * @property {number} cpuPerReqUs  server CPU (user + system) per 2xx response, µs
+ * @property {number} userPerReqUs its user-space part
  * @property {number} ok           2xx responses
  * @property {number} bad          non-2xx responses, errors and timeouts
  * @property {number} seconds      measured wall time
@@ -90,6 +91,7 @@ export async function runLoad({ url, pid, seconds, headers = {}, tokens, ownPids
   const selfBefore = process.cpuUsage();
   const ownBefore = ownCpu();
   const cpuBefore = cpuMicros(pid);
+  const userBefore = cpuMicros(pid, true);
   const started = performance.now();
   const instance = autocannon(options);
   instance.on('response', (_client, status, _bytes, responseTime) => {
@@ -104,6 +106,7 @@ export async function runLoad({ url, pid, seconds, headers = {}, tokens, ownPids
   }).finally(() => clearTimeout(guard));
   const elapsed = (performance.now() - started) / 1000;
   const cpu = cpuMicros(pid) - cpuBefore;
+  const user = cpuMicros(pid, true) - userBefore;
   const self = process.cpuUsage(selfBefore);
   const machineAfter = machineCpu();
   const foreign =
@@ -115,6 +118,7 @@ export async function runLoad({ url, pid, seconds, headers = {}, tokens, ownPids
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     cpuPerReqUs: ok > 0 ? cpu / ok : Number.NaN,
+    userPerReqUs: ok > 0 ? user / ok : Number.NaN,
     ok,
     bad: result.non2xx + result.errors + result.timeouts,
     seconds: elapsed,

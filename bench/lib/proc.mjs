@@ -49,18 +49,17 @@ export function pinSelf() {
 
 /**
  * Starts `node <script>` and resolves when it prints `BENCH_READY {json}`.
+ * `wrap`: a command that runs node (`valgrind …`, lib/callgrind.mjs); it keeps the process's pid.
  *
  * @param {string} script
- * @param {{ env?: Record<string, string>, core?: 'server' | 'load' | null, nodeArgs?: string[], timeoutMs?: number }} [options]
+ * @param {{ env?: Record<string, string>, core?: 'server' | 'load' | null, nodeArgs?: string[], timeoutMs?: number, wrap?: string[] }} [options]
  * @returns {Promise<Server>}
  */
 export function startServer(script, options = {}) {
-  const { env = {}, core = 'server', nodeArgs = [], timeoutMs = 30_000 } = options;
-  const node = [...nodeArgs, script];
-  const [command, args] =
-    pinning && core
-      ? ['taskset', ['-c', String(pinning[core]), process.execPath, ...node]]
-      : [process.execPath, node];
+  const { env = {}, core = 'server', nodeArgs = [], timeoutMs = 30_000, wrap = [] } = options;
+  const node = [...wrap, process.execPath, ...nodeArgs, script];
+  const [command = process.execPath, ...args] =
+    pinning && core ? ['taskset', '-c', String(pinning[core]), ...node] : node;
   const child = spawn(command, args, {
     env: { ...process.env, NODE_ENV: 'development', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -137,12 +136,15 @@ export function track(child) {
   child.once('exit', () => children.delete(child));
 }
 
-/** User + system CPU time of a process so far, in microseconds (from /proc/<pid>/stat). */
-export function cpuMicros(/** @type {number} */ pid) {
+/**
+ * User + system CPU time of a process so far, in microseconds (from /proc/<pid>/stat); with
+ * `userOnly`, its user time alone (what lib/callgrind.mjs's instruction counts correspond to).
+ */
+export function cpuMicros(/** @type {number} */ pid, userOnly = false) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks;
+  return ((Number(fields[11]) + (userOnly ? 0 : Number(fields[12]))) * 1e6) / clockTicks;
 }
 
 /** Resident set size of a process, in bytes (from /proc/<pid>/status). */

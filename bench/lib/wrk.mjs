@@ -44,6 +44,7 @@ export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [], sc
   const selfBefore = process.cpuUsage();
   const ownBefore = ownPids.reduce((sum, p) => sum + cpuMicros(p), 0);
   const cpuBefore = cpuMicros(pid);
+  const userBefore = cpuMicros(pid, true);
   const started = performance.now();
   const output = await new Promise((resolve, reject) => {
     execFile('sh', argv, { timeout: (seconds + 15) * 1000 }, (error, stdout) =>
@@ -52,6 +53,7 @@ export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [], sc
   });
   const elapsed = (performance.now() - started) / 1000;
   const cpu = cpuMicros(pid) - cpuBefore;
+  const user = cpuMicros(pid, true) - userBefore;
   const self = process.cpuUsage(selfBefore);
   const own = ownPids.reduce((sum, p) => sum + cpuMicros(p), 0) - ownBefore;
   const machineAfter = machineCpu();
@@ -78,6 +80,7 @@ export async function runWrk({ url, pid, seconds, headers = {}, ownPids = [], sc
     p50: percentile('50'),
     p99: percentile('99'),
     cpuPerReqUs: ok > 0 ? cpu / ok : Number.NaN,
+    userPerReqUs: ok > 0 ? user / ok : Number.NaN,
     ok,
     bad,
     seconds: wrkSeconds,
