@@ -452,7 +452,12 @@ async function startRowServers(emulator, profileDir, how = {}) {
       const script = spec.bundle ? await bundled(name, join(HERE, spec.script)) : join(HERE, spec.script);
       const server = await startServer(script, {
         nodeArgs,
-        env: { PORT: port, ...appEnv, ...(spec.env ?? {}) },
+        env: {
+          PORT: port,
+          ...appEnv,
+          ...(spec.env ?? {}),
+          ...(how.wrap ? { REDIS_TIMEOUT_MS: '30000' } : {}),
+        },
         ...(how.wrap ? { wrap: how.wrap, timeoutMs: 300_000 } : {}),
       });
       const url = server.info.url;

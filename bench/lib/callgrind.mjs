@@ -10,7 +10,7 @@
 // number of them, over keep-alive connections), and `callgrind_control` zeroes the counters before a
 // measured batch and dumps them after it.
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 
@@ -60,15 +60,23 @@ function control(args) {
  * @param {string} dir
  */
 export function instructionCounter(pid, dir) {
-  let dumps = 0;
+  const prefix = `cg.${pid}.out.`;
+  /** The number of the newest dump of this process (several counters may have dumped it before). */
+  const newest = () =>
+    Math.max(
+      0,
+      ...readdirSync(dir)
+        .filter((name) => name.startsWith(prefix))
+        .map((name) => Number(name.slice(prefix.length)))
+        .filter(Number.isInteger),
+    );
   return {
     async zero() {
       await control(['--zero', String(pid)]);
     },
     /** @returns {Promise<number>} */
     async dump() {
-      dumps += 1;
-      const file = join(dir, `cg.${pid}.out.${dumps}`);
+      const file = join(dir, `${prefix}${newest() + 1}`);
       // callgrind_control can answer before the dump is written: wait for the file's last line.
       await control(['--dump', String(pid)]);
       for (let waited = 0; waited < 60_000; waited += 50) {
@@ -80,7 +88,7 @@ export function instructionCounter(pid, dir) {
         if (totals !== null) return Number(totals[1]);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      throw new Error(`callgrind wrote no dump ${dumps} for ${pid} (${file})`);
+      throw new Error(`callgrind wrote no dump for ${pid} (${file})`);
     },
   };
 }

@@ -2,7 +2,8 @@
 // three bench-only routes under /_bench that the runner uses to set up the load, never during it.
 //
 // env: PORT, ISSUER_URL, CLIENT_ID, CLIENT_SECRET, STORE=memory|sqlite|redis|postgres,
-//      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, MAX_ENTRIES (memory store bound),
+//      SQLITE_PATH, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS (the store's command timeout: longer
+//      under callgrind, whose 20–50× slowdown outlasts the default), MAX_ENTRIES (memory store bound),
 //      DATABASE_URL, PG_TABLE, PG_CACHE=1|0 (the PostgreSQL store's local cache)
 import { generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -26,7 +27,11 @@ async function makeStore() {
     case 'sqlite':
       return api.sqliteSessionStore({ path: process.env.SQLITE_PATH });
     case 'redis': {
-      const options = { url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX };
+      const options = {
+        url: process.env.REDIS_URL,
+        prefix: process.env.REDIS_PREFIX,
+        commandTimeoutMs: Number(process.env.REDIS_TIMEOUT_MS ?? 1_000),
+      };
       try {
         return api.redisSessionStore({ ...options, localCache: true });
       } catch {
