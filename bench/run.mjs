@@ -828,7 +828,7 @@ async function instructionPhase(emulator, accessToken, keys) {
   let rsaVerify = Number.NaN;
   if (rows.some((r) => r.auth === 'bearer-first')) {
     const server = await startServer(join(HERE, 'servers/rsa-verify.mjs'), {
-      env: { PORT: String(await freePort()) },
+      env: { PORT: String(await freePort()), SIGNED_BYTES: String(accessToken.lastIndexOf('.')) },
       wrap,
       timeoutMs: 300_000,
     });
