@@ -765,7 +765,7 @@ const COUNTED = [
 
 /**
  * Instructions per request of each counted row that ran (lib/callgrind.mjs), each server in a fresh
- * process under callgrind, warmed up until its count settles, then 5 batches; and one node:crypto RSA
+ * process under callgrind, warmed up until its count settles, then 7 batches; and one node:crypto RSA
  * verification's instructions (servers/rsa-verify.mjs). Slow servers: 2,000 requests a batch, 500 for
  * first-use tokens (each is minted, never seen, and costs a signature check).
  *
