@@ -1,4 +1,5 @@
 // The table (text and Markdown), the targets of issues 7 and 15, and the SVG chart.
+import { median } from './load.mjs';
 
 /** @param {number} value @param {number} [digits] */
 const fixed = (value, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
@@ -122,15 +123,6 @@ export function growthMarkdown(growth) {
  * @returns {{ rows: CountedRow[], rsaVerify: number, usPerInstruction: Map<string, number> }}
  */
 export function summariseInstructions(counted, rows) {
-  const median = (/** @type {number[]} */ values) => {
-    const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return sorted.length === 0
-      ? Number.NaN
-      : sorted.length % 2
-        ? /** @type {number} */ (sorted[mid])
-        : /** @type {number} */ (sorted[mid - 1] + /** @type {number} */ (sorted[mid])) / 2;
-  };
   const perRequest = (/** @type {string} */ id) => {
     const count = counted.counts.get(id);
     return count && 'perRequest' in count ? median(count.perRequest) : Number.NaN;
@@ -163,13 +155,15 @@ export function summariseInstructions(counted, rows) {
   return { rows: out, rsaVerify: counted.rsaVerify, usPerInstruction };
 }
 
+/** `+1,234` (digits 0, with thousands separators) or `−4.2`: a signed difference. @param {number} v @param {number} digits */
+const signed = (v, digits) =>
+  Number.isFinite(v)
+    ? `${v >= 0 ? '+' : '−'}${digits === 0 ? thousands(Math.abs(v)) : fixed(Math.abs(v), digits)}`
+    : '–';
+
 /** @param {ReturnType<typeof summariseInstructions> | null} instructions */
 export function instructionsMarkdown(instructions) {
   if (instructions === null) return '';
-  const signed = (/** @type {number} */ v, /** @type {number} */ digits) =>
-    Number.isFinite(v)
-      ? `${v >= 0 ? '+' : '−'}${digits === 0 ? thousands(Math.abs(v)) : fixed(Math.abs(v), digits)}`
-      : '–';
   const lines = [
     "| row (under callgrind) | instructions/request (lowest…highest batch) | over baseline | × baseline | over baseline, µs at the baseline's rate |",
     '|---|---:|---:|---:|---:|',
@@ -310,7 +304,7 @@ export function judge({ rows, growth, startup, signature, instructions = null })
       issue: 15,
       target: `${what}: work over ${baseName(row?.base ?? 'fastify')}, by instruction count`,
       measured: ok
-        ? `${row.over >= 0 ? '+' : '−'}${thousands(Math.abs(row.over))} instructions = ${row.overUs >= 0 ? '+' : '−'}${fixed(Math.abs(row.overUs), 1)} µs/req`
+        ? `${signed(row.over, 0)} instructions = ${signed(row.overUs, 1)} µs/req`
         : row === undefined
           ? instructions === null
             ? 'not run'
