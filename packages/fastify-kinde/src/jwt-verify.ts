@@ -16,7 +16,11 @@ export type HeaderKey = (header: JWTHeaderParameters) => Promise<unknown> | unkn
  */
 export type KnownKey = (kid: string | undefined) => unknown;
 
-/** The options the fast path checks itself: anything else (`typ`, `subject`, `maxTokenAge`, …) goes to jose. */
+/**
+ * The options the fast path checks itself: anything else (`typ`, `subject`, `maxTokenAge`, …) goes to
+ * jose. An options object is judged once, at its first use, and must not change afterwards (the
+ * verifier's never do: one object, or a new one per check).
+ */
 export type VerifyOptions = JWTVerifyOptions & { algorithms: string[] };
 
 /** node:crypto's view of each WebCrypto key jose imported, or null when the fast path cannot use it. */
@@ -61,17 +65,22 @@ const KNOWN_OPTIONS = new Set([
   'currentDate',
 ]);
 
-/** Options already judged: whether the fast path may take them (the verifier passes the same few objects). */
-const optionsChecked = new WeakMap<object, boolean>();
+/**
+ * Options already judged (the verifier passes the same few objects): null when the fast path may not
+ * take them, else the claims that must be present, in the order jose checks them (its
+ * `validateClaimsSet`: `requiredClaims`, then `aud` with an audience, then `iss` with an issuer,
+ * reversed and without repeats), worked out once instead of on every token.
+ */
+const optionsChecked = new WeakMap<object, readonly string[] | null>();
 
-/** True when the fast path checks these options exactly as jose would; false sends tokens to jose. */
-function fastOptions(options: VerifyOptions): boolean {
-  let ok = optionsChecked.get(options);
-  if (ok !== undefined) return ok;
+/** The claims that must be present when the fast path checks these options exactly as jose would; null sends tokens to jose. */
+function fastOptions(options: VerifyOptions): readonly string[] | null {
+  const known = optionsChecked.get(options);
+  if (known !== undefined) return known;
   const { issuer, audience, clockTolerance, requiredClaims, currentDate, algorithms } = options;
   const strings = (value: unknown) =>
     typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
-  ok =
+  const ok =
     Object.keys(options).every((name) => KNOWN_OPTIONS.has(name) || options[name as 'typ'] === undefined) &&
     Array.isArray(algorithms) &&
     algorithms.every((a) => typeof a === 'string') &&
@@ -83,8 +92,15 @@ function fastOptions(options: VerifyOptions): boolean {
     (clockTolerance === undefined ||
       (typeof clockTolerance === 'number' && Number.isFinite(clockTolerance) && clockTolerance >= 0)) &&
     (currentDate === undefined || (currentDate instanceof Date && Number.isFinite(currentDate.getTime())));
-  optionsChecked.set(options, ok);
-  return ok;
+  let present: readonly string[] | null = null;
+  if (ok) {
+    const wanted = [...(requiredClaims ?? [])];
+    if (audience !== undefined) wanted.push('aud');
+    if (issuer !== undefined) wanted.push('iss');
+    present = Object.freeze([...new Set(wanted.reverse())]);
+  }
+  optionsChecked.set(options, present);
+  return present;
 }
 
 /**
@@ -93,6 +109,11 @@ function fastOptions(options: VerifyOptions): boolean {
  * half of it gets a buffer of its own.
  */
 const scratch = Buffer.allocUnsafe(32_768);
+
+/** `length` bytes of `buffer` from `offset`, as a plain view: cheaper than `subarray`, which looks up Buffer's species. */
+function view(buffer: Buffer, offset: number, length: number): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length);
+}
 
 /** A buffer with room for `token`'s signing input and its decoded signature, side by side. */
 function room(token: string): Buffer {
@@ -117,7 +138,7 @@ function decodeStrict(segment: string, buffer: Buffer, offset: number): number {
  * drops a leading byte order mark, which JSON.parse refuses, so such a segment is left to it).
  */
 function bytesJson(buffer: Buffer, offset: number, length: number): unknown {
-  const bytes = buffer.subarray(offset, offset + length);
+  const bytes = view(buffer, offset, length);
   let text: string;
   if (isAscii(bytes)) text = buffer.toString('latin1', offset, offset + length);
   else if (isUtf8(bytes)) text = buffer.toString('utf8', offset, offset + length);
@@ -151,6 +172,8 @@ interface Parsed {
   /** The header's `kid`: a string, or undefined when it has none. */
   kid: string | undefined;
   header: JWTHeaderParameters;
+  /** The claims that must be present, in jose's order ({@link fastOptions}). */
+  present: readonly string[];
 }
 
 /**
@@ -158,7 +181,9 @@ interface Parsed {
  * is checked here; the payload and signature segments by {@link verifyWith}.
  */
 function parse(token: string, options: VerifyOptions): Parsed | undefined {
-  if (typeof token !== 'string' || !fastOptions(options)) return undefined;
+  if (typeof token !== 'string') return undefined;
+  const present = fastOptions(options);
+  if (present === null) return undefined;
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
   // Three non-empty segments (a third dot makes the signature segment fail its decoding).
@@ -171,7 +196,7 @@ function parse(token: string, options: VerifyOptions): Parsed | undefined {
     if (headers.size >= MAX_HEADERS) headers.clear();
     headers.set(encoded, header);
   }
-  return { body: first + 1, signed: second, kid: header.kid, header };
+  return { body: first + 1, signed: second, kid: header.kid, header, present };
 }
 
 /** The header segment decoded, when it is a plain RS256 header with a string `kid` or none. */
@@ -214,12 +239,9 @@ function numericDate(payload: JWTPayload, claim: 'iat' | 'nbf' | 'exp'): number 
  * and with its errors: required claims present (`iss` when an issuer is set, `aud` when an audience
  * is, then `requiredClaims`), the issuer, the audience, then `iat`, `nbf` and `exp` with the tolerance.
  */
-function checkClaims(payload: JWTPayload, options: VerifyOptions): JWTPayload {
-  const { issuer, audience, requiredClaims } = options;
-  const present = [...(requiredClaims ?? [])];
-  if (audience !== undefined) present.push('aud');
-  if (issuer !== undefined) present.push('iss');
-  for (const claim of new Set(present.reverse())) {
+function checkClaims(payload: JWTPayload, options: VerifyOptions, present: readonly string[]): JWTPayload {
+  const { issuer, audience } = options;
+  for (const claim of present) {
     if (!Object.hasOwn(payload, claim))
       throw new joseErrors.JWTClaimValidationFailed(
         `missing required "${claim}" claim`,
@@ -284,13 +306,13 @@ function verifyWith(
   const payloadLength = decodeStrict(token.slice(body, signed), buffer, payloadAt);
   if (payloadLength < 0) return undefined;
   buffer.write(token, 0, signed, 'latin1');
-  if (!rsaVerify('sha256', buffer.subarray(0, signed), key, buffer.subarray(signed, payloadAt)))
+  if (!rsaVerify('sha256', view(buffer, 0, signed), key, view(buffer, signed, signatureLength)))
     throw new joseErrors.JWSSignatureVerificationFailed();
   const payload = bytesJson(buffer, payloadAt, payloadLength);
   if (payload === undefined) return undefined;
   if (!isJsonObject(payload))
     throw new joseErrors.JWTInvalid('JWT Claims Set must be a top-level JSON object');
-  return checkClaims(payload as JWTPayload, options);
+  return checkClaims(payload as JWTPayload, options, parsed.present);
 }
 
 /**

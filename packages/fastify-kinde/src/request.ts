@@ -400,7 +400,9 @@ export function credentialHook({
   >();
 
   return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-    const authorization = request.headers.authorization;
+    // One read of Fastify's `headers` getter for both headers (it may merge headers an app set).
+    const headers = request.headers;
+    const authorization = headers.authorization;
     if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
       // A token seen before is answered from the cache before any parsing of the header.
       const presented = authorization.slice(7);
@@ -441,7 +443,7 @@ export function credentialHook({
       verifyBearer(request, token, done);
       return;
     }
-    const header = request.headers.cookie;
+    const header = headers.cookie;
     if (debug !== undefined) {
       const cookie = readCookie(header, cookieName);
       if (cookie === undefined) {
