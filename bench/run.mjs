@@ -2,7 +2,7 @@
 // `npm run bench`: every server side by side on 127.0.0.1, one table, ratios to bare Fastify measured
 // in the same run (rounds interleaved, medians). See bench/README.md.
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +48,9 @@ const USAGE = `usage: node bench/run.mjs [--quick] [--only ids] [--skip-startup]
   --skip-growth   no growth measurement
   --skip-instructions
                   no instruction counts (valgrind's callgrind; not in --quick runs either)
+  --instruction-profiles DIR
+                  keep each counted row's median batch as a detailed callgrind profile in DIR,
+                  with its V8 perf map, for instruction-diff.mjs
   --profile       run the rows with node --cpu-prof on every server and print the top
                   self-time functions of each (implies --skip-startup --skip-growth)
   --wrk           (the default) load with wrk (-t1 -c50) when it is installed
@@ -68,6 +71,7 @@ const { values: opts } = parseArgs({
     'skip-startup': { type: 'boolean', default: false },
     'skip-growth': { type: 'boolean', default: false },
     'skip-instructions': { type: 'boolean', default: false },
+    'instruction-profiles': { type: 'string' },
     profile: { type: 'boolean', default: false },
     wrk: { type: 'boolean', default: false },
     autocannon: { type: 'boolean', default: false },
@@ -446,7 +450,10 @@ async function startRowServers(emulator, profileDir, how = {}) {
     try {
       if (name === 'kinde-redis') redisUsed = true;
       if (name.startsWith('kinde-postgres')) postgresUsed = true;
-      const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
+      const nodeArgs = [
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : []),
+        ...(how.nodeArgs ?? []),
+      ];
       const port = String(await freePort());
       const appEnv = await serverEnv(spec, name, port, emulator);
       const script = spec.bundle ? await bundled(name, join(HERE, spec.script)) : join(HERE, spec.script);
@@ -781,11 +788,18 @@ async function instructionPhase(emulator, accessToken, keys) {
   const counts = new Map();
   const dir = join(scratch, 'callgrind');
   mkdirSync(dir, { recursive: true });
-  const wrap = callgrindWrap(dir);
+  const profiles = opts['instruction-profiles'];
+  if (profiles !== undefined) mkdirSync(profiles, { recursive: true });
+  const wrap = callgrindWrap(dir, { detail: profiles !== undefined });
   const rounds = 7;
   log(`instructions: ${rows.length} rows under valgrind's callgrind (${rounds} batches each, after warm-up)`);
   for (const name of new Set(rows.map((r) => r.server))) {
-    const running = await startRowServers(emulator, null, { names: [name], wrap });
+    const running = await startRowServers(emulator, null, {
+      names: [name],
+      wrap,
+      // V8 names its compiled code in /tmp/perf-<pid>.map, for instruction-diff.mjs.
+      ...(profiles !== undefined ? { nodeArgs: ['--perf-basic-prof'] } : {}),
+    });
     const server = running.get(name);
     for (const row of rows.filter((r) => r.server === name)) {
       if (server === undefined) {
@@ -797,10 +811,12 @@ async function instructionPhase(emulator, accessToken, keys) {
       const first = row.auth === 'bearer-first';
       const repeated = row.auth === 'bearer-script' ? [accessToken] : undefined;
       const client = keepAliveClient(CONNECTIONS);
+      const counter = instructionCounter(server.pid, dir);
+      const batch = first ? 500 : 2_000;
       try {
         const result = await countPerRequest({
-          counter: instructionCounter(server.pid, dir),
-          batch: first ? 500 : 2_000,
+          counter,
+          batch,
           rounds,
           ...(first ? { minWarm: 4, maxWarm: 8 } : {}),
           log,
@@ -813,6 +829,7 @@ async function instructionPhase(emulator, accessToken, keys) {
             }),
         });
         counts.set(row.id, result);
+        if (profiles !== undefined) keepProfile(profiles, row.id, server.pid, counter.files, batch, result);
         log(
           `  ${row.id.padEnd(20)} ${Math.round(median(result.perRequest)).toLocaleString('en').padStart(9)} instructions/request (${result.perRequest.map((n) => Math.round(n).toLocaleString('en')).join(', ')})`,
         );
@@ -823,7 +840,10 @@ async function instructionPhase(emulator, accessToken, keys) {
         client.close();
       }
     }
-    for (const started of running.values()) await started.stop();
+    for (const started of running.values()) {
+      await started.stop();
+      if (profiles !== undefined) rmSync(`/tmp/perf-${started.pid}.map`, { force: true });
+    }
   }
   let rsaVerify = Number.NaN;
   if (rows.some((r) => r.auth === 'bearer-first')) {
@@ -847,6 +867,30 @@ async function instructionPhase(emulator, accessToken, keys) {
   }
   rmSync(dir, { recursive: true, force: true });
   return { counts, rsaVerify };
+}
+
+/**
+ * Keeps a row's median measured batch for instruction-diff.mjs: `<id>.callgrind` (its dump), `<id>.map`
+ * (V8's perf map of the process as it is now) and `<id>.json` (requests in the batch, the batches' counts).
+ *
+ * @param {string} profiles
+ * @param {string} id
+ * @param {number} pid
+ * @param {string[]} dumps  every dump of the row, the measured batches last
+ * @param {number} batch
+ * @param {{ perRequest: number[] }} result
+ */
+function keepProfile(profiles, id, pid, dumps, batch, result) {
+  const measured = dumps.slice(-result.perRequest.length);
+  // The median batch itself (7 batches: one of them); the last when the median falls between two.
+  const middle = result.perRequest.indexOf(median(result.perRequest));
+  copyFileSync(/** @type {string} */ (measured.at(middle)), join(profiles, `${id}.callgrind`));
+  copyFileSync(`/tmp/perf-${pid}.map`, join(profiles, `${id}.map`));
+  writeFileSync(
+    join(profiles, `${id}.json`),
+    `${JSON.stringify({ id, batch, perRequest: result.perRequest })}\n`,
+  );
+  log(`    profile kept: ${join(profiles, id)}.{callgrind,map,json}`);
 }
 
 /**

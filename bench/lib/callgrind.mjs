@@ -27,19 +27,23 @@ export function callgrindAvailable() {
 
 /**
  * The command that runs a node process under callgrind, its dumps written to `dir` (one file per dump,
- * `cg.<pid>.out.<n>`). Only the totals are needed: no per-line or per-instruction data.
+ * `cg.<pid>.out.<n>`). By default only the totals are needed: no per-line or per-instruction data.
+ * With `detail`, each dump also holds the cost of every instruction address and the calls between
+ * functions, uncompressed, for `instruction-diff.mjs` (which names JIT code from V8's perf map).
  *
  * @param {string} dir
+ * @param {{ detail?: boolean }} [options]
  */
-export function callgrindWrap(dir) {
+export function callgrindWrap(dir, { detail = false } = {}) {
   return [
     'valgrind',
     '--tool=callgrind',
     '--quiet',
     `--callgrind-out-file=${join(dir, 'cg.%p.out')}`,
     '--dump-line=no',
-    '--dump-instr=no',
-    '--collect-jumps=no',
+    ...(detail
+      ? ['--dump-instr=yes', '--compress-strings=no', '--compress-pos=no']
+      : ['--dump-instr=no', '--collect-jumps=no']),
   ];
 }
 
@@ -74,6 +78,8 @@ export function instructionCounter(pid, dir) {
     async zero() {
       await control(['--zero', String(pid)]);
     },
+    /** The files {@link dump} wrote, oldest first. */
+    files: /** @type {string[]} */ ([]),
     /** @returns {Promise<number>} */
     async dump() {
       const file = join(dir, `${prefix}${newest() + 1}`);
@@ -85,7 +91,10 @@ export function instructionCounter(pid, dir) {
           text = readFileSync(file, 'utf8');
         } catch {}
         const totals = /^totals:\s+(\d+)/m.exec(text);
-        if (totals !== null) return Number(totals[1]);
+        if (totals !== null) {
+          this.files.push(file);
+          return Number(totals[1]);
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error(`callgrind wrote no dump for ${pid} (${file})`);
