@@ -435,11 +435,12 @@ async function serverEnv(spec, name, port, emulator) {
 
 /**
  * Starts the servers the runnable rows need (or the `names` given) and logs in to those that guard
- * their routes. With `wrap`, each runs under that command (callgrind), given more time to start.
+ * their routes. With `wrap`, each runs under that command (callgrind), given more time to start; with
+ * `nodeArgs`, each node process gets those flags too.
  *
  * @param {{ issuerUrl: string, clientId: string, clientSecret: string }} emulator
  * @param {string | null} profileDir
- * @param {{ names?: Iterable<string>, wrap?: string[] }} [how]
+ * @param {{ names?: Iterable<string>, wrap?: string[], nodeArgs?: string[] }} [how]
  */
 async function startRowServers(emulator, profileDir, how = {}) {
   /** @type {Map<string, { pid: number, url: string, cookie: string, stop: () => Promise<void>, nextTickNs: number }>} */
@@ -751,10 +752,6 @@ function summarise(results) {
 }
 
 /**
- * The rows counted in instructions: every row an issue-15 target judges, and their baselines. The
- * first-use control is the same token repeated (this phase's client sends every row the same way).
- */
-/**
  * The young generation of a counted server: the size V8 gives it in the wall-clock runs. Every server
  * of the bench, bare Fastify and the example app alike, settles there at 16 MB (two 8 MB semi-spaces,
  * a scavenge every 1,000 to 1,100 requests). Under callgrind, 20 to 50 times slower, V8 keeps it at
@@ -764,6 +761,10 @@ function summarise(results) {
  */
 const YOUNG_GENERATION = ['--min-semi-space-size=8'];
 
+/**
+ * The rows counted in instructions: every row an issue-15 target judges, and their baselines. The
+ * first-use control is the same token repeated (this phase's client sends every row the same way).
+ */
 const COUNTED = [
   'fastify',
   'fastify-warn',
