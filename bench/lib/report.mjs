@@ -179,7 +179,7 @@ export function instructionsMarkdown(instructions) {
   );
   lines.push(
     '',
-    `Instructions counted by valgrind's callgrind: every user-space instruction of the server process, all threads; not the kernel. Each server runs in a fresh process under callgrind, warmed up (at least 6 batches, then until two agree within 3%), then 7 measured batches of 2,000 requests (500 never-seen tokens for the first-use row) over 50 keep-alive connections kept open; the median batch is the row's figure. The baseline's rate is its user CPU per request in the wall-clock rows above over its instructions per request: ${rates.join(', ') || 'not measured'}. One node:crypto RSA verification (RS256, 2048-bit key, a signing input as long as the bench's access token's): ${thousands(instructions.rsaVerify)} instructions.`,
+    `Instructions counted by valgrind's callgrind: every user-space instruction of the server process, all threads; not the kernel. Each server runs in a fresh process under callgrind, with the young generation it has in the wall-clock runs (\`--min-semi-space-size=8\`), warmed up (at least 6 batches, then until two agree within 3%), then 7 measured batches of 2,000 requests (500 never-seen tokens for the first-use row) over 50 keep-alive connections kept open; the median batch is the row's figure. The baseline's rate is its user CPU per request in the wall-clock rows above over its instructions per request: ${rates.join(', ') || 'not measured'}. One node:crypto RSA verification (RS256, 2048-bit key, a signing input as long as the bench's access token's): ${thousands(instructions.rsaVerify)} instructions.`,
   );
   return lines.join('\n');
 }
