@@ -103,8 +103,10 @@ function load(path, callersOf) {
   let lastAddress = 0;
   /** Set by a `calls=` line: the next cost line is that call's inclusive cost, not self cost. */
   let callCount = -1;
+  /** The current function's `area\tsymbol` when callgrind named it, else '' (then the perf map names it). */
+  let named = '';
   const symbolAt = (/** @type {number} */ address) => {
-    if (!UNNAMED.test(fn)) return `${area(ob, fn)}\t${fn}`;
+    if (named !== '') return named;
     const jit = name(address);
     return jit === undefined ? `unnamed (${base(ob)})\t${fn}` : `${jitArea(jit)}\t${jit}`;
   };
@@ -132,6 +134,7 @@ function load(path, callersOf) {
       self.set(symbol, (self.get(symbol) ?? 0) + cost);
     } else if (line.startsWith('fn=')) {
       fn = line.slice(3);
+      named = UNNAMED.test(fn) ? '' : `${area(ob, fn)}\t${fn}`;
     } else if (line.startsWith('ob=')) {
       ob = line.slice(3);
     } else if (line.startsWith('cfn=')) {
