@@ -85,6 +85,23 @@ if (opts.help) {
   console.log(USAGE);
   process.exit(0);
 }
+// Checked before anything runs: otherwise a full run would learn only after its wall-clock rows, or
+// never, that it keeps no profile.
+const profiles = opts['instruction-profiles'];
+if (profiles !== undefined) {
+  const counted = !opts.quick && !opts.profile && !opts['skip-instructions'];
+  try {
+    if (!counted)
+      throw new Error(
+        'it needs the instruction counts: leave out --quick, --profile and --skip-instructions',
+      );
+    if (!callgrindAvailable()) throw new Error('valgrind is not installed (apt-get install -y valgrind)');
+    mkdirSync(profiles, { recursive: true });
+  } catch (error) {
+    console.error(`--instruction-profiles ${profiles}: ${/** @type {Error} */ (error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
 
 const plan = opts.quick
   ? {
@@ -799,8 +816,6 @@ async function instructionPhase(emulator, accessToken, keys) {
   const counts = new Map();
   const dir = join(scratch, 'callgrind');
   mkdirSync(dir, { recursive: true });
-  const profiles = opts['instruction-profiles'];
-  if (profiles !== undefined) mkdirSync(profiles, { recursive: true });
   const wrap = callgrindWrap(dir, { detail: profiles !== undefined });
   const rounds = 7;
   log(`instructions: ${rows.length} rows under valgrind's callgrind (${rounds} batches each, after warm-up)`);
@@ -843,7 +858,14 @@ async function instructionPhase(emulator, accessToken, keys) {
             }),
         });
         counts.set(row.id, result);
-        if (profiles !== undefined) keepProfile(profiles, row.id, server.pid, counter.files, batch, result);
+        if (profiles !== undefined) {
+          // A profile that cannot be kept is said, and the row's count stands.
+          try {
+            keepProfile(profiles, row.id, server.pid, counter.files, batch, result);
+          } catch (error) {
+            log(`    profile not kept: ${/** @type {Error} */ (error).message.split('\n')[0]}`);
+          }
+        }
         log(
           `  ${row.id.padEnd(20)} ${Math.round(median(result.perRequest)).toLocaleString('en').padStart(9)} instructions/request (${result.perRequest.map((n) => Math.round(n).toLocaleString('en')).join(', ')})`,
         );
