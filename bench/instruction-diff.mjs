@@ -15,6 +15,7 @@
 // inline cache or a runtime call, for instance, traced to the JavaScript that makes it.
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { signed, thousands } from './lib/report.mjs';
 
 const USAGE =
   'usage: node bench/instruction-diff.mjs BASE ROW [--top N (1-500)] [--callers SYMBOL]\n' +
@@ -191,12 +192,10 @@ for (const path of [basePath, rowPath]) {
 const a = load(basePath, values.callers);
 const b = load(rowPath, values.callers);
 const total = (/** @type {Map<string, number>} */ m) => [...m.values()].reduce((x, y) => x + y, 0);
-const fmt = (/** @type {number} */ n) => Math.round(n).toLocaleString('en');
-const signed = (/** @type {number} */ n) => `${n >= 0 ? '+' : '-'}${fmt(Math.abs(n))}`;
 console.log(`instructions per request (self cost, the median measured batch of each)`);
-console.log(`  ${basePath.padEnd(50)} ${fmt(total(a.self)).padStart(10)}`);
-console.log(`  ${rowPath.padEnd(50)} ${fmt(total(b.self)).padStart(10)}`);
-console.log(`  difference ${signed(total(b.self) - total(a.self)).padStart(49)}`);
+console.log(`  ${basePath.padEnd(50)} ${thousands(total(a.self)).padStart(10)}`);
+console.log(`  ${rowPath.padEnd(50)} ${thousands(total(b.self)).padStart(10)}`);
+console.log(`  difference ${signed(total(b.self) - total(a.self), 0).padStart(49)}`);
 
 /** @type {Map<string, [number, number]>} */
 const areas = new Map();
@@ -214,7 +213,7 @@ for (const [which, profile] of /** @type {const} */ ([
 console.log(`\nby area${' '.repeat(52)}base        row       diff`);
 for (const [where, [x, y]] of [...areas].sort((p, q) => q[1][1] - q[1][0] - (p[1][1] - p[1][0])))
   console.log(
-    `  ${where.slice(0, 55).padEnd(55)} ${fmt(x).padStart(9)} ${fmt(y).padStart(10)} ${signed(y - x).padStart(10)}`,
+    `  ${where.slice(0, 55).padEnd(55)} ${thousands(x).padStart(9)} ${thousands(y).padStart(10)} ${signed(y - x, 0).padStart(10)}`,
   );
 
 const symbols = new Set([...a.self.keys(), ...b.self.keys()]);
@@ -225,7 +224,7 @@ const diffs = [...symbols]
 console.log(`\nthe ${top} symbols with the largest differences (instructions per request: base, row, diff)`);
 for (const { key, x, y } of diffs)
   console.log(
-    `  ${fmt(x).padStart(8)} ${fmt(y).padStart(8)} ${signed(y - x).padStart(8)}  ${key.split('\t')[1]?.slice(0, 150)}`,
+    `  ${thousands(x).padStart(8)} ${thousands(y).padStart(8)} ${signed(y - x, 0).padStart(8)}  ${key.split('\t')[1]?.slice(0, 150)}`,
   );
 
 if (values.callers !== undefined) {
@@ -239,6 +238,8 @@ if (values.callers !== undefined) {
     const list = [...profile.callers].sort((p, q) => q[1].inclusive - p[1].inclusive).slice(0, top);
     if (list.length === 0) console.log('  none');
     for (const [key, { calls, inclusive }] of list)
-      console.log(`  ${calls.toFixed(2).padStart(7)} ${fmt(inclusive).padStart(8)}  ${key.slice(0, 170)}`);
+      console.log(
+        `  ${calls.toFixed(2).padStart(7)} ${thousands(inclusive).padStart(8)}  ${key.slice(0, 170)}`,
+      );
   }
 }

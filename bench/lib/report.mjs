@@ -4,7 +4,7 @@ import { median } from './load.mjs';
 /** @param {number} value @param {number} [digits] */
 const fixed = (value, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
 /** @param {number} value */
-const thousands = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en') : '–');
+export const thousands = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString('en') : '–');
 
 /**
  * @typedef {object} Row
@@ -156,7 +156,7 @@ export function summariseInstructions(counted, rows) {
 }
 
 /** `+1,234` (digits 0, with thousands separators) or `−4.2`: a signed difference. @param {number} v @param {number} digits */
-const signed = (v, digits) =>
+export const signed = (v, digits) =>
   Number.isFinite(v)
     ? `${v >= 0 ? '+' : '−'}${digits === 0 ? thousands(Math.abs(v)) : fixed(Math.abs(v), digits)}`
     : '–';
