@@ -27,6 +27,26 @@ import type { TokenVerifier } from './tokens.js';
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const NO_CLAIMS: Claims = Object.freeze({});
+
+/**
+ * Whether an `Authorization` header names the Bearer scheme: `/^bearer(\s|$)/i`, decided from the
+ * first seven characters when they settle it (`bearer` in any case, then nothing or a space) and by
+ * the pattern otherwise (another whitespace character after it). Without the `u` flag, `i` folds no
+ * other character onto these ASCII letters, so `(code | 32)` compares exactly what the pattern does.
+ */
+function isBearerScheme(header: string): boolean {
+  if (
+    header.length < 6 ||
+    (header.charCodeAt(0) | 32) !== 98 ||
+    (header.charCodeAt(1) | 32) !== 101 ||
+    (header.charCodeAt(2) | 32) !== 97 ||
+    (header.charCodeAt(3) | 32) !== 114 ||
+    (header.charCodeAt(4) | 32) !== 101 ||
+    (header.charCodeAt(5) | 32) !== 114
+  )
+    return false;
+  return header.length === 6 || header.charCodeAt(6) === 32 || /^bearer\s/i.test(header);
+}
 const SESSION_PROVIDER_DOWN =
   'The identity provider is unavailable, so the session could not be renewed; try again shortly';
 const KEYS_UNAVAILABLE =
@@ -403,7 +423,7 @@ export function credentialHook({
     // One read of Fastify's `headers` getter for both headers (it may merge headers an app set).
     const headers = request.headers;
     const authorization = headers.authorization;
-    if (authorization !== undefined && /^bearer(\s|$)/i.test(authorization)) {
+    if (authorization !== undefined && isBearerScheme(authorization)) {
       // A token seen before is answered from the cache before any parsing of the header.
       const presented = authorization.slice(7);
       const known = verifier.peek(presented);

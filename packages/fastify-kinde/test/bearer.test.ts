@@ -175,6 +175,9 @@ describe('bearer tokens', () => {
       `Bearer ${token} extra`,
       'Bearer %%%.x.y',
       'bearer  ',
+      `BEARER ${token} extra`,
+      `Bearer\u00a0${token}`,
+      `bEaReR \u00a0${token}`,
     ]) {
       const response = await fetch(`${rig.appUrl}/who`, { headers: { authorization: header } });
       assert.equal(response.status, 401, header);
@@ -187,6 +190,17 @@ describe('bearer tokens', () => {
     );
     const basic = await fetch(`${rig.appUrl}/who`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
     assert.equal(basic.status, 401, 'another scheme is not ours: treated as no credentials');
+    for (const header of [`Bearerx ${token}`, `Bearer-${token}`, `Bear ${token}`, 'Bearer'.slice(0, 5)]) {
+      const other = await fetch(`${rig.appUrl}/who`, { headers: { authorization: header } });
+      assert.equal(other.status, 401, header);
+      assert.equal(
+        other.headers.get('www-authenticate'),
+        'Bearer',
+        `${header}: not the Bearer scheme: anonymous, no invalid_token`,
+      );
+    }
+    const lower = await fetch(`${rig.appUrl}/who`, { headers: { authorization: `bearer ${token}` } });
+    assert.equal(lower.status, 200, 'the scheme is case-insensitive');
   });
 
   test('unknown kids refetch the JWKS at most once per cooldown, one fetch at a time', async () => {
