@@ -313,6 +313,14 @@ const ROWS = [
     auth: 'bearer',
   },
   {
+    // Not a product row: what the bearer row's request itself costs a server that ignores its token.
+    id: 'fastify-bearer-header',
+    label: 'bare Fastify hello, sent the bearer row’s `Authorization` header',
+    server: 'fastify',
+    path: '/',
+    auth: 'bearer',
+  },
+  {
     id: 'kinde-memory-otel',
     label: 'fastify-kinde `/`, memory sessions, OpenTelemetry on',
     server: 'kinde-memory-otel',
@@ -386,6 +394,8 @@ async function availability() {
   const only = opts.only ? new Set(['fastify', ...opts.only.split(',')]) : null;
   // The app rows are judged against bare Fastify with the same logger: it runs with them.
   if (only && [...only].some((id) => id.startsWith('app-'))) only.add('fastify-warn');
+  // The repeated token is shown over bare Fastify sent the same header too.
+  if (only?.has('bearer-repeat')) only.add('fastify-bearer-header');
   // First use is judged against the same token repeated, sent the same way.
   if (only?.has('bearer-first')) {
     only.add('bearer-first-control');
@@ -793,6 +803,7 @@ const COUNTED = [
   'kinde-memory',
   'kinde-sqlite',
   'kinde-redis',
+  'fastify-bearer-header',
   'bearer-repeat',
   'bearer-first-control',
   'bearer-first',
