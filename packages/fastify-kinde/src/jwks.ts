@@ -32,8 +32,11 @@ export interface JwksCache {
    * Calls {@link tick}.
    */
   knownKey(kid: string | undefined): unknown;
-  /** Starts a background refresh when the set is stale; never waits. Cheap: call it on every use. */
-  tick(): void;
+  /**
+   * Starts a background refresh when the set is stale; never waits. Cheap: call it on every use.
+   * `at` is the cache's clock read by the caller (`now()`), to spare a second read.
+   */
+  tick(at?: number): void;
   /** When the key set was last fetched (ms since the epoch, 0 before the first), and how many keys it has. */
   state(): { fetchedAt: number; keys: number };
 }
@@ -122,8 +125,7 @@ export function createJwksCache(uri: () => Promise<URL>, options: JwksCacheOptio
     return refresh();
   }
 
-  function tick(): void {
-    const at = now();
+  function tick(at = now()): void {
     if (keys !== undefined && at - fetchedAt > maxAgeMs && at - attemptedAt > cooldownMs)
       refresh().catch(() => {});
   }

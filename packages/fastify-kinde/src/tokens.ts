@@ -240,15 +240,16 @@ export function createTokenVerifier(
     peek(token) {
       const hit = maxEntries > 0 ? verified.get(fingerprint(token)) : undefined;
       if (hit === undefined || hit.token !== token) return undefined;
-      jwks.tick();
+      // One clock read for both (the key set's cache has the same clock).
       const at = now();
+      jwks.tick(at);
       return at < hit.until && at >= hit.from ? hit.claims : undefined;
     },
     verifyCached(token) {
       const hit = maxEntries > 0 ? verified.get(fingerprint(token)) : undefined;
       if (hit === undefined || hit.token !== token) return verifyAndRemember(token);
       const at = now();
-      jwks.tick();
+      jwks.tick(at);
       if (at < hit.until && at >= hit.from) return hit.claims;
       verified.delete(fingerprint(token));
       return verifyAndRemember(token);
