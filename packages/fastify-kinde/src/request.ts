@@ -27,6 +27,7 @@ import type { TokenVerifier } from './tokens.js';
 const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const NO_CLAIMS: Claims = Object.freeze({});
+const BEARER_THEN_SPACE = /^bearer\s/i;
 
 /**
  * Whether an `Authorization` header names the Bearer scheme: `/^bearer(\s|$)/i`, decided from the
@@ -45,7 +46,7 @@ function isBearerScheme(header: string): boolean {
     (header.charCodeAt(5) | 32) !== 114
   )
     return false;
-  return header.length === 6 || header.charCodeAt(6) === 32 || /^bearer\s/i.test(header);
+  return header.length === 6 || header.charCodeAt(6) === 32 || BEARER_THEN_SPACE.test(header);
 }
 const SESSION_PROVIDER_DOWN =
   'The identity provider is unavailable, so the session could not be renewed; try again shortly';
