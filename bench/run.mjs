@@ -834,8 +834,8 @@ async function instructionPhase(emulator, accessToken, keys) {
   // Each row in a process of its own: a row counted after another in the same process inherits its
   // compilations and collections (the first-use control row counted after the repeated token carried
   // a recompiling batch into its median, 58,282 to 90,123 instructions per request).
-  for (const only of rows) {
-    const name = only.server;
+  for (const row of rows) {
+    const name = row.server;
     const running = await startRowServers(emulator, null, {
       names: [name],
       wrap,
@@ -846,11 +846,9 @@ async function instructionPhase(emulator, accessToken, keys) {
       ],
     });
     const server = running.get(name);
-    for (const row of [only]) {
-      if (server === undefined) {
-        counts.set(row.id, { error: `error: ${name} did not start under callgrind` });
-        continue;
-      }
+    if (server === undefined) {
+      counts.set(row.id, { error: `error: ${name} did not start under callgrind` });
+    } else {
       const url = server.url + row.path;
       const headers = headersFor(row, server, accessToken);
       const first = row.auth === 'bearer-first';
