@@ -301,7 +301,7 @@ export function credentialHook({
     const context = bearerCaller(token, claims, oidc, account ?? null);
     // Kept only while the verifier remembers the token (from its second use): the context of a
     // token used once dies young with its claims.
-    if (verifier.peek(token) === claims) bearerContexts.set(claims, context);
+    if (verifier.remembers(token, claims)) bearerContexts.set(claims, context);
     return context;
   };
 

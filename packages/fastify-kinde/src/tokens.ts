@@ -31,6 +31,11 @@ export interface TokenVerifier {
   verifyNow(token: string): Claims | undefined;
   /** The claims of `token` when it is in the cache and still valid; never verifies (a stale JWKS is refreshed in the background). */
   peek(token: string): Claims | undefined;
+  /**
+   * Whether the cache holds exactly these claims for `token` (they were remembered, not just
+   * verified); no clock read, no validity check. For a caller that has just verified the token.
+   */
+  remembers(token: string, claims: Claims): boolean;
   /** The signing keys' cache: when fetched, how many (for `app.kinde.health()`). */
   jwksState?(): { fetchedAt: number; keys: number };
 }
@@ -244,6 +249,9 @@ export function createTokenVerifier(
       const at = now();
       jwks.tick(at);
       return at < hit.until && at >= hit.from ? hit.claims : undefined;
+    },
+    remembers(token, claims) {
+      return maxEntries > 0 && verified.get(fingerprint(token))?.claims === claims;
     },
     verifyCached(token) {
       const hit = maxEntries > 0 ? verified.get(fingerprint(token)) : undefined;

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { after, describe, test } from 'node:test';
+import { defaultDirectory, startEmulator } from 'kinde-emulator';
+import { resolveConfig } from '../src/config.js';
 import { CHANNELS, memorySessionStore, type SessionStore } from '../src/index.js';
 import { tracedStore } from '../src/telemetry.js';
-import { type Rig, startRig } from './setup.js';
+import { createTokenVerifier } from '../src/tokens.js';
+import { type Rig, SECRET, startRig } from './setup.js';
 
 const discoveries = (rig: Rig) =>
   rig.emulator.requests.filter((r) => r.path === '/.well-known/openid-configuration').length;
@@ -122,5 +125,41 @@ describe('the store tracing wrapper', () => {
     assert.deepEqual(seen, ['set', 'get']);
     await traced.get('a');
     assert.deepEqual(seen, ['set', 'get'], 'nothing is published without subscribers');
+  });
+});
+
+describe('the bearer cache: remembers()', () => {
+  test('true only for the claims the cache holds for that token, from its second verification on', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    after(() => emulator.close());
+    const application = defaultDirectory().applications[0]!;
+    const config = resolveConfig({
+      issuerUrl: emulator.issuerUrl,
+      clientId: application.clientId,
+      clientSecret: application.clientSecret,
+      siteUrl: 'http://127.0.0.1:1',
+      sessionSecret: SECRET,
+      sessionStore: 'memory',
+      env: {},
+    });
+    const jwks = async () => new URL(`${emulator.issuerUrl}/.well-known/jwks.json`);
+    const issue = async () =>
+      (await emulator.control.issueTokens({ user: 'admin@example.test' })).access_token;
+    const [token, other] = [await issue(), await issue()];
+
+    const verifier = createTokenVerifier(config, jwks);
+    const first = await verifier.verifyCached(token);
+    assert.equal(verifier.remembers(token, first), false, 'verified once: only its fingerprint is kept');
+    const second = await verifier.verifyCached(token);
+    assert.notEqual(second, first);
+    assert.equal(verifier.remembers(token, second), true);
+    assert.equal(verifier.remembers(token, first), false, 'other claims for the same token');
+    assert.equal(verifier.remembers(other, second), false, 'another token');
+    assert.equal(verifier.peek(token), second);
+
+    const none = createTokenVerifier(config, jwks, { cacheEntries: 0 });
+    await none.verifyCached(token);
+    const again = await none.verifyCached(token);
+    assert.equal(none.remembers(token, again), false, 'no cache: nothing is remembered');
   });
 });
