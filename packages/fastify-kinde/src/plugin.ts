@@ -40,6 +40,7 @@ import {
   tracedOidc,
   tracedStore,
 } from './telemetry.js';
+import { holdTickShape } from './tick-shape.js';
 import { createTokenVerifier } from './tokens.js';
 import { registerWebhooks } from './webhooks.js';
 
@@ -111,6 +112,8 @@ function makeStore(kind: BuiltInStore, clock: Clock | undefined): SessionStore {
 /** The plugin body; exported wrapped by fastify-plugin from index.ts. */
 export async function kindePlugin(app: FastifyInstance, options: KindeOptions): Promise<void> {
   const config = resolveConfig(options);
+  const releaseTickShape = holdTickShape();
+  app.addHook('onClose', async () => releaseTickShape());
   const ownStore = !('get' in config.store);
   const store: SessionStore = 'get' in config.store ? config.store : makeStore(config.store, config.clock);
   const storeName = 'get' in config.store ? 'custom' : config.store.kind;
