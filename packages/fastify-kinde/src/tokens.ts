@@ -238,28 +238,37 @@ export function createTokenVerifier(
     return verify(token).then((checked) => remember(token, checked));
   }
 
+  /** The cache's entry for exactly this token (compared whole), or undefined. */
+  function cached(token: string): Verified | undefined {
+    if (maxEntries === 0) return undefined;
+    const hit = verified.get(fingerprint(token));
+    return hit !== undefined && hit.token === token ? hit : undefined;
+  }
+
+  /** Whether a cached token is valid now: one clock read, shared with the key set's staleness check. */
+  function current(hit: Verified): boolean {
+    const at = now();
+    jwks.tick(at);
+    return at < hit.until && at >= hit.from;
+  }
+
   return {
     verify,
     verifyNow,
     jwksState: () => jwks.state(),
     peek(token) {
-      const hit = maxEntries > 0 ? verified.get(fingerprint(token)) : undefined;
-      if (hit === undefined || hit.token !== token) return undefined;
-      // One clock read for both (the key set's cache has the same clock).
-      const at = now();
-      jwks.tick(at);
-      return at < hit.until && at >= hit.from ? hit.claims : undefined;
+      const hit = cached(token);
+      return hit !== undefined && current(hit) ? hit.claims : undefined;
     },
     remembers(token, claims) {
-      return maxEntries > 0 && verified.get(fingerprint(token))?.claims === claims;
+      return cached(token)?.claims === claims;
     },
     verifyCached(token) {
-      const hit = maxEntries > 0 ? verified.get(fingerprint(token)) : undefined;
-      if (hit === undefined || hit.token !== token) return verifyAndRemember(token);
-      const at = now();
-      jwks.tick(at);
-      if (at < hit.until && at >= hit.from) return hit.claims;
-      verified.delete(fingerprint(token));
+      const hit = cached(token);
+      if (hit !== undefined) {
+        if (current(hit)) return hit.claims;
+        verified.delete(fingerprint(token));
+      }
       return verifyAndRemember(token);
     },
   };
