@@ -252,7 +252,10 @@ export function createSessionManager({
     }
     if (refresher.due(record, at)) return renew(id, record, rotated, trace);
     const loaded: LoadedSession = { id, record, rotated };
-    if (entry.expiresAt - at < config.idleTimeoutMs - touchIntervalMs) {
+    // Touched once at least `touchIntervalMs` has passed since its expiry was last set, that point
+    // included: a client seen exactly every half idle window (both reads in the same millisecond of
+    // real time past the moved clock) was signed out at the third.
+    if (entry.expiresAt - at <= config.idleTimeoutMs - touchIntervalMs) {
       return andThen(store.touch(SESSION_PREFIX + id, ttlFor(record)), () => loaded);
     }
     return loaded;
