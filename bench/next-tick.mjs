@@ -1,28 +1,29 @@
 #!/usr/bin/env node
-// What one `process.nextTick` call costs, by what the process loaded. Node (22, 24) builds each tick
-// as an object literal with computed keys; V8 settles during start-up on one of two costs for it,
-// about 30 ns (the literal inlined) or about 400 ns (five runtime calls per tick, seen in `perf` as
-// Runtime_DefineKeyedOwnPropertyInLiteral under the optimized nextTick). Which one a process gets
-// varies from process to process, and a large static ES module graph makes the slow one likely. An
-// HTTP request makes four such calls, so two processes of the same server can differ by 1.5 µs per
-// request for this alone; bench/run.mjs prints the figure per row for that reason.
+// What one `process.nextTick` call costs once a server has run a load, by what the process loaded.
+// Node (22, 24) builds each tick as an object literal with computed keys; in optimized code V8 can
+// settle on one of two costs for it, about 30 ns (the literal inlined) or about 300 ns (a runtime call
+// per property, Runtime_DefineKeyedOwnPropertyInLiteral under `perf`), and the slow one lasts for the
+// life of the process (bench/README.md, "`process.nextTick`'s slow state"). An HTTP request makes four
+// such calls.
 //
-// Each case is a fresh process per round, rounds interleaved. A preloaded probe waits for start-up to
-// finish (1.5 s), measures as the bench's servers do (`nextTickNs` in servers/ready.mjs: the median of
-// 20 drained batches of 1,000 calls), prints it and ends the process.
+// Each case is a fresh server process per round, rounds interleaved, pinned as the bench pins its
+// servers: loaded for 2 s on `GET /` (wrk when present, else autocannon; the `npm start` case unsigned
+// in, so its `/` answers 401), then asked for the figure (servers/ready.mjs: the median of 20 drained
+// batches of 1,000 calls).
 //
-// node bench/next-tick.mjs [--rounds 10] [--modules 200]
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// node bench/next-tick.mjs [--rounds 6] [--modules 200]
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort } from 'test-kit';
-import { median } from './lib/load.mjs';
+import { median, runLoad } from './lib/load.mjs';
+import { killAll, startServer } from './lib/proc.mjs';
+import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '10' }, modules: { type: 'string', default: '200' } },
+  options: { rounds: { type: 'string', default: '6' }, modules: { type: 'string', default: '200' } },
 });
 const rounds = Number(values.rounds);
 const modules = Number(values.modules);
@@ -31,26 +32,21 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(modules) || mod
   process.exit(2);
 }
 
+const load = wrkAvailable() ? runWrk : runLoad;
 const dir = mkdtempSync(join(tmpdir(), 'next-tick-bench-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+process.on('exit', () => {
+  killAll();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-const probe = join(dir, 'probe.mjs');
-const readyUrl = JSON.stringify(import.meta.resolve('./servers/ready.mjs'));
-writeFileSync(
-  probe,
-  `import { nextTickNs } from ${readyUrl};
-setTimeout(async () => {
-  const ns = await nextTickNs();
-  process.stdout.write('NEXT_TICK_NS ' + ns + '\\n', () => process.exit(0));
-}, 1500);
-`,
-);
-
-const fastify = JSON.stringify(import.meta.resolve('fastify'));
-const server = `import Fastify from ${fastify};
+const url = (/** @type {string} */ path) => JSON.stringify(import.meta.resolve(path));
+const server = `import Fastify from ${url('fastify')};
+import { portFromEnv, ready } from ${url('./servers/ready.mjs')};
 const app = Fastify({ logger: false });
 app.get('/', () => ({ Hello: 'World' }));
-await app.listen({ port: 0, host: '127.0.0.1' });
+const port = portFromEnv();
+await app.listen({ port, host: '127.0.0.1' });
+ready({ url: 'http://127.0.0.1:' + port });
 `;
 const graph = [];
 for (let i = 0; i < modules; i++) {
@@ -62,56 +58,52 @@ const entry = (/** @type {string} */ name, /** @type {string} */ source) => {
   writeFileSync(file, source);
   return file;
 };
-const kinde = JSON.stringify(import.meta.resolve('../packages/fastify-kinde/dist/src/index.js'));
-const itemsApp = JSON.stringify(import.meta.resolve('../examples/items-api/dist/src/app.js'));
-const bundle = fileURLToPath(new URL('../examples/items-api/dist/main.bundle.mjs', import.meta.url));
+const kinde = url('../packages/fastify-kinde/dist/src/index.js');
+const itemsApp = url('../examples/items-api/dist/src/app.js');
 
-/** @type {{ name: string, args: string[], env?: () => Promise<Record<string, string>>, cwd?: string, ns: number[] }[]} */
+/** @type {{ name: string, script: string, env?: () => Promise<Record<string, string>>, ns: number[] }[]} */
 const cases = [
-  { name: 'bare Fastify', args: [entry('bare.mjs', server)], ns: [] },
+  { name: 'bare Fastify', script: entry('bare.mjs', server), ns: [] },
   {
     name: `bare Fastify + ${modules} two-line modules`,
-    args: [entry('graph.mjs', `${graph.join('\n')}\n${server}`)],
+    script: entry('graph.mjs', `${graph.join('\n')}\n${server}`),
     ns: [],
   },
   {
     name: 'bare Fastify + fastify-kinde imported',
-    args: [entry('kinde.mjs', `import * as kinde from ${kinde};\nglobalThis.kinde = kinde;\n${server}`)],
+    script: entry('kinde.mjs', `import * as kinde from ${kinde};\nglobalThis.kinde = kinde;\n${server}`),
     ns: [],
   },
   {
     name: 'bare Fastify + the items API unbundled',
-    args: [entry('items.mjs', `import * as items from ${itemsApp};\nglobalThis.items = items;\n${server}`)],
+    script: entry('items.mjs', `import * as items from ${itemsApp};\nglobalThis.items = items;\n${server}`),
     ns: [],
   },
   {
     name: '`npm start` (the bundle, its emulator, SQLite)',
-    args: [bundle],
-    env: async () => ({ PORT: String(await freePort()), EMULATOR_PORT: String(await freePort()) }),
+    script: fileURLToPath(new URL('./servers/items-app.mjs', import.meta.url)),
+    env: async () => ({ EMULATOR_PORT: String(await freePort()), APP_DIR: mkdtempSync(join(dir, 'app-')) }),
     ns: [],
   },
 ];
-const appDir = join(dir, 'app');
-mkdirSync(appDir);
 
 for (let round = 0; round < rounds; round++) {
   for (const c of cases) {
-    const { KINDE_ISSUER_URL: _, ISSUER_URL: __, CLIENT_ID: ___, CLIENT_SECRET: ____, ...env } = process.env;
-    const out = execFileSync(process.execPath, ['--import', probe, ...c.args], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      cwd: appDir,
-      env: { ...env, ...(c.env ? await c.env() : {}) },
+    const started = await startServer(c.script, {
+      env: { PORT: String(await freePort()), ...(c.env ? await c.env() : {}) },
     });
-    const line = out.split('\n').find((l) => l.startsWith('NEXT_TICK_NS '));
-    if (line === undefined) throw new Error(`${c.name}: no measurement in its output:\n${out}`);
-    c.ns.push(Number(line.slice('NEXT_TICK_NS '.length)));
+    try {
+      await load({ url: `${started.info.url}/`, pid: started.pid, seconds: 2 });
+      c.ns.push(await started.nextTickNs());
+    } finally {
+      await started.stop();
+    }
   }
 }
 
 const base = median(cases[0]?.ns ?? []);
 console.log(
-  `process.nextTick, ns per call: median of ${rounds} processes per case (Node ${process.version})`,
+  `process.nextTick after 2 s of load, ns per call: median of ${rounds} processes per case (Node ${process.version})`,
 );
 for (const c of cases) {
   const ns = median(c.ns);

@@ -231,15 +231,17 @@ const label = (/** @type {string} */ key) => {
 };
 
 const [b = new Map(), a = new Map()] = perRequest;
+// Each server's `process.nextTick` after its loads (servers/ready.mjs): about 30 ns, or about 300 in V8's slow state.
+const tickNs = await Promise.all(servers.map(({ server }) => server.nextTickNs()));
 console.log(
   `perf-diff: ${rounds} rounds × ${seconds} s per server, wrk -t1 -c50, cpu-clock at ${FREQUENCY} Hz, Node ${process.version}`,
 );
-servers.forEach(({ name, server }, i) => {
+servers.forEach(({ name }, i) => {
   const total = /** @type {(typeof totals)[number]} */ (totals[i]);
   console.log(
     `  ${name.padEnd(34)} ${sum(/** @type {Map<string, number>} */ (perRequest[i]))
       .toFixed(1)
-      .padStart(6)} µs/req sampled, ${total.requests} requests, nextTick ${server.info.nextTickNs ?? '?'} ns`,
+      .padStart(6)} µs/req sampled, ${total.requests} requests, nextTick ${tickNs[i]} ns`,
   );
 });
 console.log(`  difference ${(sum(a) - sum(b)).toFixed(2)} µs/req\n`);

@@ -45,6 +45,7 @@ export function pinSelf() {
  * @property {Record<string, any>} info   what the server printed in its BENCH_READY line
  * @property {import('node:child_process').ChildProcess} child
  * @property {() => Promise<void>} stop   SIGTERM, then SIGKILL after 5 s
+ * @property {() => Promise<number>} nextTickNs  what one `process.nextTick` costs in it now (servers/ready.mjs); NaN when it does not answer within 10 s
  */
 
 /**
@@ -85,8 +86,22 @@ export function startServer(script, options = {}) {
       fail(`exited (${signal ?? code}) before it was ready`);
     });
     child.on('error', (error) => fail(error.message));
+    /** @type {((ns: number) => void)[]} */
+    const tickWaiters = [];
+    let lines = '';
     child.stdout.on('data', (chunk) => {
-      if (settled) return; // keep draining, so a chatty server never blocks on a full pipe
+      if (settled) {
+        // Keep draining, so a chatty server never blocks on a full pipe; answer `nextTickNs` asks.
+        lines = (lines + chunk).slice(-10_000);
+        let end = lines.indexOf('\n');
+        while (end !== -1) {
+          const line = lines.slice(0, end);
+          lines = lines.slice(end + 1);
+          if (line.startsWith('BENCH_TICK ')) tickWaiters.shift()?.(Number(line.slice('BENCH_TICK '.length)));
+          end = lines.indexOf('\n');
+        }
+        return;
+      }
       buffered += chunk;
       const line = buffered.split('\n').find((l) => l.startsWith('BENCH_READY '));
       if (line === undefined) {
@@ -100,6 +115,21 @@ export function startServer(script, options = {}) {
         info: JSON.parse(line.slice('BENCH_READY '.length)),
         child,
         stop: () => stop(child),
+        nextTickNs: () =>
+          new Promise((answer) => {
+            if (child.exitCode !== null || child.signalCode !== null) return answer(Number.NaN);
+            const timer = setTimeout(() => {
+              const at = tickWaiters.indexOf(done);
+              if (at !== -1) tickWaiters.splice(at, 1);
+              answer(Number.NaN);
+            }, 10_000);
+            const done = (/** @type {number} */ ns) => {
+              clearTimeout(timer);
+              answer(ns);
+            };
+            tickWaiters.push(done);
+            child.kill('SIGUSR2');
+          }),
       });
     });
   });

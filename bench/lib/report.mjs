@@ -33,23 +33,18 @@ const overBase = (value, range) => {
 };
 
 /**
- * Each server process's `nextTick` cost (ns), in round order; a baseline measured several times in a
- * round by the same process is listed once.
+ * Each server process's `nextTick` cost (ns) after its measured loads, in round order (one figure per
+ * process: bench/run.mjs keeps the last one measured in it).
  *
  * @param {number[] | undefined} values
  */
 const tickCosts = (values) =>
-  values === undefined || values.length === 0
-    ? '–'
-    : values
-        .filter((v, i) => i === 0 || v !== values[i - 1])
-        .map((v) => fixed(v))
-        .join(' ');
+  values === undefined || values.length === 0 ? '–' : values.map((v) => fixed(v)).join(' ');
 
 /** @param {(Row & { base: string, extraCpuUs: number })[]} rows */
 export function rowsMarkdown(rows) {
   const lines = [
-    '| row | req/s | p50 ms | p99 ms | server CPU µs/req | CPU µs/req over baseline (lowest…highest round) | × baseline | × baseline by CPU | other load | `nextTick` ns, per process |',
+    '| row | req/s | p50 ms | p99 ms | server CPU µs/req | CPU µs/req over baseline (lowest…highest round) | × baseline | × baseline by CPU | other load | `nextTick` ns after the load, per process |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const row of rows) {

@@ -5,17 +5,20 @@
  * @param {Record<string, unknown>} info
  */
 export function ready(info) {
-  nextTickNs().then((ns) =>
-    process.stdout.write(`BENCH_READY ${JSON.stringify({ ...info, nextTickNs: ns })}\n`),
-  );
+  process.on('SIGUSR2', () => {
+    nextTickNs().then((ns) => process.stdout.write(`BENCH_TICK ${ns}\n`));
+  });
+  process.stdout.write(`BENCH_READY ${JSON.stringify(info)}\n`);
 }
 
 /**
  * What one `process.nextTick` call costs in this process: the median of 20 batches of 1,000 calls,
  * each drained before the next. Node builds each tick as an object literal with computed keys, and V8
- * settles during start-up on one of two costs for it (about 30 or about 400 ns, bench/next-tick.mjs):
- * every HTTP request makes four such calls, so a row and its baseline can differ by 1.5 µs for that
- * alone. The report shows this figure per row.
+ * can settle on one of two costs for it in optimized code, about 30 or about 300 ns (bench/README.md,
+ * "`process.nextTick`'s slow state"): every HTTP request makes four such calls. The runner asks each
+ * server for it (SIGUSR2, answered with a `BENCH_TICK ns` line) after every measured load, so the
+ * figure is the one the load ran with. Measured at start instead, before V8 has optimized `nextTick`
+ * on a pinned core, it says little: 400–800 ns in processes that then run their load at 30.
  */
 export async function nextTickNs() {
   const noop = () => {};
@@ -23,7 +26,7 @@ export async function nextTickNs() {
   const batches = [];
   for (let k = 0; k < 25; k++) {
     const start = process.hrtime.bigint();
-    for (let i = 0; i < 1000; i++) process.nextTick(noop);
+    tickBatch(noop);
     batches.push(Number(process.hrtime.bigint() - start) / 1000);
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -49,4 +52,12 @@ export function portFromEnv() {
   const port = Number(process.env.PORT);
   if (!Number.isInteger(port) || port <= 0) throw new Error('PORT must be set to a free port');
   return port;
+}
+
+/**
+ * 1,000 `process.nextTick` calls, in a plain function of its own: a loop inside the async
+ * {@link nextTickNs} would run in unoptimized code for its first call (400–800 ns per call).
+ */
+function tickBatch(/** @type {() => void} */ noop) {
+  for (let i = 0; i < 1000; i++) process.nextTick(noop);
 }
