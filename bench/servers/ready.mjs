@@ -20,7 +20,7 @@ export function ready(info) {
  * figure is the one the load ran with. Measured at start instead, before V8 has optimized `nextTick`
  * on a pinned core, it says little: 400–800 ns in processes that then run their load at 30.
  */
-export async function nextTickNs() {
+async function nextTickNs() {
   const noop = () => {};
   /** @type {number[]} */
   const batches = [];
