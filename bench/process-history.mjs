@@ -6,6 +6,13 @@
 // core); the median of the per-round differences in server CPU per request is reported.
 //
 //   node bench/process-history.mjs [--procs 3] [--rounds 4] [--only emulator,requests,outgoing]
+//   node bench/process-history.mjs --instructions [--only ...]
+//
+// With --instructions, each process runs under valgrind's callgrind instead (lib/callgrind.mjs, as
+// run.mjs counts its rows: the bench's young generation, warm-up until the count settles, then 7
+// batches of 2,000 requests over 50 keep-alive connections) and the difference is in instructions
+// per request: exact, and blind to the machine's noise, where the CPU figures move by microseconds
+// from one run to the next. One process per side: the count of one process is repeatable.
 //
 // Histories:
 //   emulator   a Kinde emulator runs in the same thread (as `npm start`'s embedded one), and the runner
@@ -14,14 +21,24 @@
 //   outgoing   the process first made 60 requests to an identity provider in another process, as an
 //              app's OpenID Connect client does (servers/fastify-history.mjs)
 // bench/README.md, "Where each µs goes", has the findings.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from 'test-kit';
+import {
+  callgrindAvailable,
+  callgrindWrap,
+  countPerRequest,
+  instructionCounter,
+  keepAliveClient,
+} from './lib/callgrind.mjs';
 import { killAll, pinSelf, startServer } from './lib/proc.mjs';
 import { providerTraffic } from './lib/provider-traffic.mjs';
 import { runWrk, wrkAvailable } from './lib/wrk.mjs';
 
 const HISTORIES = ['emulator', 'requests', 'outgoing'];
-const USAGE = `usage: node bench/process-history.mjs [--procs N (1-20)] [--rounds N (1-20)] [--only ${HISTORIES.join(',')}]`;
+const USAGE = `usage: node bench/process-history.mjs [--procs N (1-20)] [--rounds N (1-20)] [--instructions] [--only ${HISTORIES.join(',')}]`;
 /** @type {Record<string, any>} */
 let values;
 try {
@@ -30,6 +47,7 @@ try {
       procs: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '4' },
       only: { type: 'string', default: HISTORIES.join(',') },
+      instructions: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   }));
@@ -46,8 +64,11 @@ if (values.help || Number.isNaN(procs) || Number.isNaN(rounds) || only.some((h) 
   console.error(USAGE);
   process.exit(values.help ? 0 : 2);
 }
-if (!wrkAvailable()) {
-  console.error(`process-history: wrk is not installed (${USAGE})`);
+const counting = values.instructions === true;
+if (counting ? !callgrindAvailable() : !wrkAvailable()) {
+  console.error(
+    `process-history: ${counting ? 'valgrind is not installed (apt-get install -y valgrind)' : 'wrk is not installed'} (${USAGE})`,
+  );
   process.exit(2);
 }
 process.on('exit', killAll);
@@ -86,6 +107,56 @@ async function cpuPerRequest(url, pid) {
 }
 
 const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? Number.NaN;
+
+if (counting) {
+  const dir = mkdtempSync(join(tmpdir(), 'process-history-'));
+  const wrap = callgrindWrap(dir);
+  // As run.mjs starts the rows it counts (its YOUNG_GENERATION).
+  const nodeArgs = ['--min-semi-space-size=8'];
+  /** Instructions per request of `GET /` in one fresh process under callgrind. @param {Record<string, string>} env @param {string | null} history */
+  const count = async (env, history) => {
+    const s = await startServer(server, {
+      env: { PORT: String(await freePort()), ...env },
+      nodeArgs,
+      wrap,
+      timeoutMs: 300_000,
+    });
+    const client = keepAliveClient(50);
+    try {
+      if (history !== null) await before(history, s.info);
+      const { perRequest } = await countPerRequest({
+        counter: instructionCounter(s.pid, dir),
+        batch: 2_000,
+        rounds: 7,
+        send: (n) => client.send({ url: `${s.info.url}/`, count: n }),
+      });
+      return median(perRequest);
+    } finally {
+      client.close();
+      await s.stop();
+    }
+  };
+  const int = (/** @type {number} */ n) => Math.round(n).toLocaleString('en');
+  console.log(
+    `process-history: instructions per request under callgrind (median of 7 batches of 2,000), Node ${process.version}`,
+  );
+  console.log('history                                   alone       with it     difference');
+  try {
+    for (const history of only) {
+      const alone = await count({}, null);
+      const withIt = await count({ HISTORY: history, ISSUER: provider.info.issuerUrl }, history);
+      const d = withIt - alone;
+      console.log(
+        `  ${history.padEnd(40)} ${int(alone).padStart(7)} ${int(withIt).padStart(13)}     ${d >= 0 ? '+' : ''}${int(d)}`,
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await provider.stop();
+  }
+  process.exit(0);
+}
+
 console.log(
   `process-history: ${procs} process pairs × ${rounds} rounds × 2 s per history, wrk -t1 -c50, Node ${process.version}`,
 );

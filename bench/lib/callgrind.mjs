@@ -29,18 +29,22 @@ export function callgrindAvailable() {
  * The command that runs a node process under callgrind, its dumps written to `dir` (one file per dump,
  * `cg.<pid>.out.<n>`). By default only the totals are needed: no per-line or per-instruction data.
  * With `detail`, each dump also holds the cost of every instruction address and the calls between
- * functions, uncompressed, for `instruction-diff.mjs` (which names JIT code from V8's perf map).
+ * functions, uncompressed, for `instruction-diff.mjs` (which names JIT code from V8's perf map). With
+ * `cacheSim`, callgrind also simulates the caches and each dump counts their misses.
  *
  * @param {string} dir
- * @param {{ detail?: boolean }} [options]
+ * @param {{ detail?: boolean, cacheSim?: boolean }} [options]
  */
-export function callgrindWrap(dir, { detail = false } = {}) {
+export function callgrindWrap(dir, { detail = false, cacheSim = false } = {}) {
   return [
     'valgrind',
     '--tool=callgrind',
     '--quiet',
     `--callgrind-out-file=${join(dir, 'cg.%p.out')}`,
     '--dump-line=no',
+    // Callgrind's model of the machine's caches (first level and last level, read off the CPU):
+    // each dump then also counts the simulated misses ({@link instructionCounter}'s `events`).
+    ...(cacheSim ? ['--cache-sim=yes'] : []),
     ...(detail
       ? ['--dump-instr=yes', '--compress-strings=no', '--compress-pos=no']
       : ['--dump-instr=no', '--collect-jumps=no']),
@@ -80,6 +84,12 @@ export function instructionCounter(pid, dir) {
     },
     /** The files {@link dump} wrote, oldest first. */
     files: /** @type {string[]} */ ([]),
+    /**
+     * Every event of the last dump's totals by callgrind's name (`Ir` the instructions; with the cache
+     * simulation also `I1mr`, `D1mr`, `D1mw`, `ILmr`, `DLmr`, `DLmw`, the misses, and `Dr`, `Dw`).
+     * @type {Record<string, number>}
+     */
+    events: {},
     /** @returns {Promise<number>} */
     async dump() {
       const file = join(dir, `${prefix}${newest() + 1}`);
@@ -93,6 +103,9 @@ export function instructionCounter(pid, dir) {
         const totals = /^totals:\s+(\d+)/m.exec(text);
         if (totals !== null) {
           this.files.push(file);
+          const names = /^events:\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/) ?? ['Ir'];
+          const values = /^totals:\s+(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/).map(Number) ?? [];
+          this.events = Object.fromEntries(names.map((name, i) => [name, values[i] ?? 0]));
           return Number(totals[1]);
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
