@@ -24,6 +24,7 @@ import {
   countPerRequest,
   instructionCounter,
   keepAliveClient,
+  YOUNG_GENERATION,
 } from './lib/callgrind.mjs';
 import { sessionCookie } from './lib/login.mjs';
 import { killAll, startServer } from './lib/proc.mjs';
@@ -106,11 +107,11 @@ async function measure(id) {
   const row = /** @type {(typeof ROWS)[string]} */ (ROWS[id]);
   const server = await startServer(row.script, {
     env: { PORT: String(await freePort()), APP_DIR: join(dir, `app-${id}`), ...(await row.env()) },
-    // As run.mjs starts the rows it counts (its YOUNG_GENERATION); and without V8's memory reducer,
-    // which starts full collections on a timer when a process allocates slowly, as every process does
-    // at callgrind's pace with the caches simulated (batches then ranged from 54,000 to 120,000
-    // instructions per request), and none does under a real load.
-    nodeArgs: ['--min-semi-space-size=8', '--no-memory-reducer'],
+    // As run.mjs starts the rows it counts; and without V8's memory reducer, which starts full
+    // collections on a timer when a process allocates slowly, as every process does at callgrind's pace
+    // with the caches simulated (batches then ranged from 54,000 to 120,000 instructions per request),
+    // and none does under a real load.
+    nodeArgs: [...YOUNG_GENERATION, '--no-memory-reducer'],
     wrap,
     timeoutMs: 300_000,
   });
@@ -119,17 +120,12 @@ async function measure(id) {
     const url = /** @type {string} */ (server.info.url);
     if (row.history) await providerTraffic(/** @type {string} */ (server.info.emulator));
     const headers = row.signIn ? { cookie: await signIn(url) } : {};
-    const counter = instructionCounter(server.pid, dir);
-    const batch = 2_000;
-    const send = (/** @type {number} */ n) => client.send({ url: `${url}/`, count: n, headers });
-    await countPerRequest({ counter, batch, rounds: 0, send });
-    /** @type {Record<string, number>[]} */
-    const batches = [];
-    for (let i = 0; i < 5; i++) {
-      await send(batch);
-      await counter.dump();
-      batches.push(Object.fromEntries(Object.entries(counter.events).map(([k, v]) => [k, v / batch])));
-    }
+    const { events: batches } = await countPerRequest({
+      counter: instructionCounter(server.pid, dir),
+      batch: 2_000,
+      rounds: 5,
+      send: (n) => client.send({ url: `${url}/`, count: n, headers }),
+    });
     console.log(
       `  (${id}: batches of ${batches.map((b) => int(b.Ir ?? 0)).join(', ')} instructions per request)`,
     );

@@ -32,6 +32,7 @@ import {
   countPerRequest,
   instructionCounter,
   keepAliveClient,
+  YOUNG_GENERATION,
 } from './lib/callgrind.mjs';
 import { killAll, pinSelf, startServer } from './lib/proc.mjs';
 import { providerTraffic } from './lib/provider-traffic.mjs';
@@ -111,13 +112,11 @@ const median = (/** @type {number[]} */ xs) => [...xs].sort((a, b) => a - b)[xs.
 if (counting) {
   const dir = mkdtempSync(join(tmpdir(), 'process-history-'));
   const wrap = callgrindWrap(dir);
-  // As run.mjs starts the rows it counts (its YOUNG_GENERATION).
-  const nodeArgs = ['--min-semi-space-size=8'];
   /** Instructions per request of `GET /` in one fresh process under callgrind. @param {Record<string, string>} env @param {string | null} history */
   const count = async (env, history) => {
     const s = await startServer(server, {
       env: { PORT: String(await freePort()), ...env },
-      nodeArgs,
+      nodeArgs: YOUNG_GENERATION,
       wrap,
       timeoutMs: 300_000,
     });

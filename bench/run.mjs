@@ -15,6 +15,7 @@ import {
   countPerRequest,
   instructionCounter,
   keepAliveClient,
+  YOUNG_GENERATION,
 } from './lib/callgrind.mjs';
 import { measureGrowth } from './lib/growth.mjs';
 import { CONNECTIONS, median, runLoad, waitForQuiet } from './lib/load.mjs';
@@ -793,16 +794,6 @@ function summarise(results) {
   }
   return rows;
 }
-
-/**
- * The young generation of a counted server: the size V8 gives it in the wall-clock runs. Every server
- * of the bench, bare Fastify and the example app alike, settles there at 16 MB (two 8 MB semi-spaces,
- * a scavenge every 1,000 to 1,100 requests). Under callgrind, 20 to 50 times slower, V8 keeps it at
- * 2 MB instead (a scavenge every 160 requests), which charged each row about six times its garbage
- * collection, more to a row that allocates more, and by an amount that changed from one process to the
- * next (about 3,700 instructions per request between two processes of the same baseline).
- */
-const YOUNG_GENERATION = ['--min-semi-space-size=8'];
 
 /**
  * The rows counted in instructions: every row an issue-15 target judges, and their baselines. The
